@@ -1,0 +1,350 @@
+"""The operator's commands: `creditmeter serve|accounts|keys|demo|import|report|db`."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import accounts, demo, keys
+from .bills import Window, bill_page
+from .categories import CATEGORIES
+from .clock import now_ms
+from .days import day_start_ms, local_date, zone
+from .errors import Conflict, CreditmeterError
+from .ingest import ingest
+from .money import format_credits
+from .settings import Settings
+from .store import Store, open_store
+from .store.directory import KeyRecord
+
+F = TypeVar("F", bound=Callable[..., Any])
+err = Console(stderr=True)
+
+
+def _store(ctx: click.Context) -> Store:
+    settings: Settings = ctx.obj["settings"]
+    if "store" not in ctx.obj:
+        ctx.obj["store"] = ctx.with_resource(_closing(open_store(settings)))
+    store: Store = ctx.obj["store"]
+    return store
+
+
+class _closing:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self) -> Store:
+        return self.store
+
+    def __exit__(self, *_: object) -> None:
+        self.store.dispose()
+
+
+def _friendly(command: F) -> F:
+    """Our errors become one line on stderr and exit status 1, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CreditmeterError as error:
+            err.print(f"[red]error:[/red] {error.message}", highlight=False)
+            for item in error.extra.get("errors", [])[:20]:
+                err.print(f"  {item}", highlight=False)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.option(
+    "--database-url",
+    envvar="CREDITMETER_DATABASE_URL",
+    help="The store; default sqlite:///creditmeter.db (or CREDITMETER_DATABASE_URL).",
+)
+@click.version_option(package_name="creditmeter")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None) -> None:
+    """creditmeter: an exactly-once credit-consumption ledger."""
+    if database_url:
+        os.environ["CREDITMETER_DATABASE_URL"] = database_url  # seen by serve's workers too
+    ctx.ensure_object(dict)
+    ctx.obj["settings"] = Settings()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.pass_context
+@_friendly
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Run the API, /docs, /openapi.json, /healthz, /readyz and /metrics."""
+    import uvicorn
+
+    _store(ctx)  # migrate once, before any worker starts
+    uvicorn.run(
+        "creditmeter.http.app:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@main.group()
+def db() -> None:
+    """The store's schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+@_friendly
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the store to the current schema (every command does this first)."""
+    _store(ctx)
+    click.echo("the store is at the current schema")
+
+
+@main.group("accounts")
+def accounts_group() -> None:
+    """Customer accounts."""
+
+
+@accounts_group.command("create")
+@click.argument("account_id")
+@click.option("--name", help="Display name; default the id.")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA zone its days are in.")
+@click.pass_context
+@_friendly
+def accounts_create(ctx: click.Context, account_id: str, name: str | None, timezone: str) -> None:
+    """Create account ACCOUNT_ID."""
+    account = accounts.create_account(
+        store=_store(ctx), account_id=account_id, name=name, timezone=timezone
+    )
+    click.echo(f"created account {account.id} ({account.name}, {account.timezone})")
+
+
+@accounts_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+@click.pass_context
+@_friendly
+def accounts_list(ctx: click.Context, as_json: bool) -> None:
+    """List accounts."""
+    found = accounts.list_accounts(store=_store(ctx))
+    if as_json:
+        click.echo(json.dumps([asdict(a) for a in found]))
+        return
+    table = Table("id", "name", "timezone")
+    for account in found:
+        table.add_row(account.id, account.name, account.timezone)
+    Console().print(table)
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """API keys."""
+
+
+def _key_dict(record: KeyRecord) -> dict[str, Any]:
+    fields = asdict(record)
+    fields.pop("secret_hash")
+    return fields
+
+
+@keys_group.command("create")
+@click.option("--account", "account_id", help="The account a read key belongs to.")
+@click.option("--bot", "bot_id", help="Bind the read key to this bot alone.")
+@click.option("--platform", is_flag=True, help="A platform key (scope ingest or admin).")
+@click.option("--scope", type=click.Choice(keys.SCOPES), help="read (default), ingest or admin.")
+@click.option(
+    "--expires-in",
+    "expires_in",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Days until it expires.",
+)
+@click.option("--name", help="A label to recognise the key by.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with key_id and key.")
+@click.pass_context
+@_friendly
+def keys_create(
+    ctx: click.Context,
+    account_id: str | None,
+    bot_id: str | None,
+    platform: bool,
+    scope: str | None,
+    expires_in: float | None,
+    name: str | None,
+    as_json: bool,
+) -> None:
+    """Create a key; its secret is printed once and never stored."""
+    if platform == (account_id is not None):
+        raise click.UsageError("give either --account ID or --platform")
+    if platform and scope not in ("ingest", "admin"):
+        raise click.UsageError("a platform key needs --scope ingest or --scope admin")
+    if not platform and scope not in (None, "read"):
+        raise click.UsageError("an account key has scope read")
+    if platform and bot_id:
+        raise click.UsageError("--bot binds account keys only")
+    new = keys.create_key(
+        store=_store(ctx),
+        scope=scope or "read",
+        account_id=account_id,
+        bot_id=bot_id,
+        name=name,
+        expires_in_days=expires_in,
+    )
+    if as_json:
+        click.echo(json.dumps({**_key_dict(new.record), "key": new.token}))
+        return
+    click.echo(f"key_id: {new.record.key_id}\nkey:    {new.token}")
+    err.print("The key is shown only now; keep it somewhere safe.", style="yellow")
+
+
+@keys_group.command("list")
+@click.option("--account", "account_id", help="Only this account's keys.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@_friendly
+def keys_list(ctx: click.Context, account_id: str | None, as_json: bool) -> None:
+    """List keys (never their secrets)."""
+    found = keys.list_keys(store=_store(ctx), account_id=account_id)
+    if as_json:
+        click.echo(json.dumps([_key_dict(k) for k in found]))
+        return
+    table = Table("key_id", "scope", "account", "bot", "state", "name")
+    now = now_ms()
+    for key in found:
+        state = (
+            "revoked" if key.revoked_at else ("expired" if not keys.is_live(key, now) else "live")
+        )
+        table.add_row(
+            key.key_id, key.scope, key.account_id or "-", key.bot_id or "-", state, key.name or ""
+        )
+    Console().print(table)
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+@_friendly
+def keys_revoke(ctx: click.Context, key_id: str) -> None:
+    """Revoke KEY_ID; it fails on its next request."""
+    keys.revoke_key(store=_store(ctx), key_id=key_id)
+    click.echo(f"revoked {key_id}")
+
+
+@main.command("demo")
+@click.pass_context
+@_friendly
+def demo_command(ctx: click.Context) -> None:
+    """Load the demo account and print a read key and a ready-to-paste curl command."""
+    store, settings = _store(ctx), ctx.obj["settings"]
+    with contextlib.suppress(Conflict):
+        accounts.create_account(
+            store=store, account_id=demo.ACCOUNT_ID, name=demo.ACCOUNT_NAME, timezone=demo.TIMEZONE
+        )
+    accepted = duplicates = 0
+    batch = []
+    for event in demo.demo_events():
+        batch.append(event)
+        if len(batch) == 1000:
+            result = ingest(store=store, batch=batch)
+            accepted, duplicates, batch = (
+                accepted + result.accepted,
+                duplicates + result.duplicates,
+                [],
+            )
+    if batch:
+        result = ingest(store=store, batch=batch)
+        accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+    new = keys.create_key(store=store, scope="read", account_id=demo.ACCOUNT_ID, name="demo")
+    today = local_date(now_ms(), zone(demo.TIMEZONE))
+    click.echo(
+        f"demo account '{demo.ACCOUNT_ID}' ({demo.TIMEZONE}): {accepted} events added, "
+        f"{duplicates} already there"
+    )
+    click.echo(f"read key: {new.token}\n")
+    click.echo("Start the service (creditmeter serve), then:\n")
+    click.echo(demo.curl_command(settings.public_url.rstrip("/"), new.token, today))
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Default: by the file's ending."
+)
+@click.pass_context
+@_friendly
+def import_command(ctx: click.Context, file: Path, fmt: str | None) -> None:
+    """Import events from JSON Lines or CSV; safe to run again (duplicates are skipped)."""
+    from .importer import import_file
+
+    import_file(
+        store=_store(ctx),
+        path=file,
+        fmt=fmt or ("csv" if file.suffix.lower() == ".csv" else "jsonl"),
+    )
+
+
+@main.command("report")
+@click.option("--account", "account_id", required=True)
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), required=True, help="First local day.")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last local day.")
+@click.option("--timezone", help="Default: the account's zone.")
+@click.option("--bot", "bot_id", help="Only this bot.")
+@click.pass_context
+@_friendly
+def report(
+    ctx: click.Context,
+    account_id: str,
+    start: Any,
+    end: Any,
+    timezone: str | None,
+    bot_id: str | None,
+) -> None:
+    """Credits per day and category, as a table."""
+    store = _store(ctx)
+    account = accounts.get_account(store=store, account_id=account_id)
+    tz = zone(timezone or account.timezone)
+    first: date = start.date()
+    last: date = end.date()
+    if last < first:
+        raise click.UsageError("--end is before --start")
+    table = Table("date", "total", *CATEGORIES, title=f"{account.id} ({tz.key})")
+    totals = [0] * len(CATEGORIES)
+    chunk_start = first
+    while chunk_start <= last:
+        chunk_end = min(last, chunk_start + timedelta(days=89))
+        window = Window(
+            account_id=account.id,
+            bot_id=bot_id,
+            start_ms=day_start_ms(chunk_start, tz),
+            end_ms=day_start_ms(chunk_end + timedelta(days=1), tz) - 1,
+            tz=tz,
+        )
+        rows, _ = bill_page(store=store, window=window, page=1, page_size=90)
+        for row in rows:
+            totals = [a + b for a, b in zip(totals, row.credits, strict=True)]
+            table.add_row(
+                row.date.isoformat(), format_credits(row.total), *map(format_credits, row.credits)
+            )
+        chunk_start = chunk_end + timedelta(days=1)
+    table.add_section()
+    table.add_row("total", format_credits(sum(totals)), *map(format_credits, totals), style="bold")
+    Console().print(table)

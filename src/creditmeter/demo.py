@@ -1,0 +1,115 @@
+"""Demo data: one account in Asia/Shanghai, three bots, ~120 days of realistic usage.
+
+Everything is derived from the day and the bot, so running it again adds nothing new
+(only the hours that have passed since, for today).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from .categories import CATEGORY_INDEX
+from .clock import now_ms
+from .days import day_start_ms, local_date, zone
+from .store.ledger import Event
+
+ACCOUNT_ID = "demo"
+ACCOUNT_NAME = "Demo Company"
+TIMEZONE = "Asia/Shanghai"
+DAYS = 120
+HOUR_MS = 3_600_000
+
+# bot -> (chats per day on a weekday, credits per chat answer)
+BOTS = {
+    "support-bot": (140, 1.2),
+    "sales-assistant": (60, 2.5),
+    "docs-search": (35, 0.8),
+}
+_HOURLY_WEIGHT = [1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 9, 7, 9, 10, 10, 9, 8, 6, 5, 4, 3, 2, 1]
+
+
+def _micro(rng: random.Random, mean: float) -> int:
+    return max(1, round(rng.lognormvariate(0, 0.45) * mean * 1_000_000 / 1.1))
+
+
+def _day_events(day: date, bot: str, horizon_ms: int) -> Iterator[Event]:
+    tz = zone(TIMEZONE)
+    rng = random.Random(f"{day.isoformat()}/{bot}")
+    start = day_start_ms(day, tz)
+    chats, per_chat = BOTS[bot]
+    weekend = day.weekday() >= 5
+    growth = 0.7 + 0.6 * (day.toordinal() % 365) / 365
+    n = 0
+
+    def event(category: str, ts: int, micro: int, **extra: str) -> Event | None:
+        nonlocal n
+        n += 1
+        if ts > horizon_ms:
+            return None
+        return Event(
+            ACCOUNT_ID,
+            f"demo-{bot}-{day.isoformat()}-{n:05d}",
+            bot,
+            CATEGORY_INDEX[category],
+            micro,
+            ts,
+            extra.get("conversation_id"),
+            None,
+        )
+
+    def at_hour() -> int:
+        hour = rng.choices(range(24), weights=_HOURLY_WEIGHT)[0]
+        return start + hour * HOUR_MS + rng.randrange(HOUR_MS)
+
+    produced: list[Event | None] = []
+    produced.append(event("knowledge_doc_storage", start + 60_000, _micro(rng, 0.5)))
+    for _ in range(int(chats * growth * (0.35 if weekend else 1) * rng.uniform(0.8, 1.2))):
+        ts = at_hour()
+        conversation = f"conv-{rng.randrange(10**8):08d}"
+        produced.append(event("chat", ts, _micro(rng, per_chat), conversation_id=conversation))
+        if rng.random() < 0.35:
+            produced.append(event("rerank", ts + 120, _micro(rng, 0.05)))
+        if rng.random() < 0.15:
+            produced.append(event("tool_call", ts + 350, _micro(rng, 0.3)))
+        if bot == "support-bot" and rng.random() < 0.1:
+            produced.append(event("asr", ts - 2_000, _micro(rng, 0.6)))
+            produced.append(event("tts", ts + 900, _micro(rng, 0.4)))
+        if bot == "sales-assistant" and rng.random() < 0.2:
+            produced.append(event("database_processing", ts + 500, _micro(rng, 0.8)))
+    if not weekend and rng.random() < 0.3:
+        for _ in range(rng.randrange(1, 12)):
+            produced.append(event("knowledge_doc_indexing", at_hour(), _micro(rng, 2.0)))
+    yield from (e for e in produced if e is not None)
+
+
+def demo_events(today: date | None = None) -> Iterator[Event]:
+    """Every demo event up to the start of the current hour."""
+    now = now_ms()
+    horizon = now - now % HOUR_MS
+    last = today or local_date(now, zone(TIMEZONE))
+    for offset in range(DAYS - 1, -1, -1):
+        day = last - timedelta(days=offset)
+        for bot in BOTS:
+            yield from _day_events(day, bot, horizon)
+
+
+def last_whole_month(today: date) -> tuple[date, date]:
+    first_of_this = today.replace(day=1)
+    last_of_previous = first_of_this - timedelta(days=1)
+    return last_of_previous.replace(day=1), last_of_previous
+
+
+def curl_command(base_url: str, token: str, today: date) -> str:
+    """The seed's request, word for word, over the demo's most recent whole month."""
+    tz = zone(TIMEZONE)
+    first, last = last_whole_month(today)
+    start = day_start_ms(first, tz)
+    end = day_start_ms(last + timedelta(days=1), tz) - 1
+    url = f"{base_url}/v1/account/bill/page?page=1&page_size=10&start_time={start}&end_time={end}"
+    return (
+        f"curl --location '{url}' \\\n"
+        f"--header 'Authorization: Bearer {token}' \\\n"
+        "--header 'Content-Type: application/json'"
+    )

@@ -1,0 +1,88 @@
+"""The admin API: accounts and their keys, with a platform key of scope admin."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from .. import accounts, keys
+from ..store.directory import KeyRecord
+from .auth import AdminKey, StoreDep
+from .schemas import AccountIn, AccountOut, AccountPatch, Error, KeyIn, KeyOut, NewKeyOut
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": Error, "description": "Malformed body or parameter."},
+    401: {"model": Error, "description": "Missing or bad key."},
+    403: {"model": Error, "description": "The key lacks scope admin."},
+    404: {"model": Error, "description": "No such account or key."},
+    429: {"model": Error, "description": "Rate limit hit."},
+    503: {"model": Error, "description": "The store is unavailable."},
+}
+_CONFLICT: dict[int | str, dict[str, object]] = {
+    409: {"model": Error, "description": "The account id is taken."}
+}
+
+
+def _key_out(record: KeyRecord) -> KeyOut:
+    fields = asdict(record)
+    fields.pop("secret_hash")
+    return KeyOut(**fields)
+
+
+@router.post(
+    "/accounts", status_code=201, response_model=AccountOut, responses={**_ERRORS, **_CONFLICT}
+)
+def create_account(body: AccountIn, store: StoreDep, _key: AdminKey) -> AccountOut:
+    account = accounts.create_account(
+        store=store, account_id=body.id, name=body.name, timezone=body.timezone
+    )
+    return AccountOut(**asdict(account))
+
+
+@router.get("/accounts", response_model=list[AccountOut], responses=_ERRORS)
+def list_accounts(store: StoreDep, _key: AdminKey) -> list[AccountOut]:
+    return [AccountOut(**asdict(a)) for a in accounts.list_accounts(store=store)]
+
+
+@router.get("/accounts/{account_id}", response_model=AccountOut, responses=_ERRORS)
+def get_account(account_id: str, store: StoreDep, _key: AdminKey) -> AccountOut:
+    return AccountOut(**asdict(accounts.get_account(store=store, account_id=account_id)))
+
+
+@router.patch("/accounts/{account_id}", response_model=AccountOut, responses=_ERRORS)
+def patch_account(
+    account_id: str, body: AccountPatch, store: StoreDep, _key: AdminKey
+) -> AccountOut:
+    account = accounts.update_account(
+        store=store, account_id=account_id, name=body.name, timezone=body.timezone
+    )
+    return AccountOut(**asdict(account))
+
+
+@router.post(
+    "/accounts/{account_id}/keys", status_code=201, response_model=NewKeyOut, responses=_ERRORS
+)
+def create_key(account_id: str, body: KeyIn, store: StoreDep, _key: AdminKey) -> NewKeyOut:
+    new = keys.create_key(
+        store=store,
+        scope="read",
+        account_id=account_id,
+        bot_id=body.bot_id,
+        name=body.name,
+        expires_in_days=body.expires_in_days,
+    )
+    return NewKeyOut(**_key_out(new.record).model_dump(), key=new.token)
+
+
+@router.get("/accounts/{account_id}/keys", response_model=list[KeyOut], responses=_ERRORS)
+def list_keys(account_id: str, store: StoreDep, _key: AdminKey) -> list[KeyOut]:
+    accounts.get_account(store=store, account_id=account_id)  # 404 for an unknown account
+    return [_key_out(k) for k in keys.list_keys(store=store, account_id=account_id)]
+
+
+@router.delete("/keys/{key_id}", response_model=KeyOut, responses=_ERRORS)
+def revoke_key(key_id: str, store: StoreDep, _key: AdminKey) -> KeyOut:
+    return _key_out(keys.revoke_key(store=store, key_id=key_id))

@@ -1,0 +1,98 @@
+"""The app factory: nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from .. import __version__
+from ..settings import Settings
+from ..store import Store, open_store
+from . import errors
+from .admin_routes import router as admin_router
+from .bill_routes import router as bill_router
+from .edge import Edge
+from .ingest_routes import router as ingest_router
+from .metrics import Metrics
+from .ops_routes import STATIC
+from .ops_routes import router as ops_router
+from .ratelimit import RateLimiter
+from .schemas import EventBatch
+
+DESCRIPTION = """creditmeter records every credit an AI-bot platform charges, exactly once, and
+answers GPTBots' `GET /v1/account/bill/page`: credits per local day and per category.
+
+Every error is `{"code": int, "message": str}`. Credits are exact decimals written as JSON
+numbers; read them as decimals."""
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    settings = settings or Settings()
+    owned = store is None
+    the_store = store or open_store(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            the_store.dispose()
+
+    app = FastAPI(
+        title="creditmeter",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.store = the_store
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.read_limiter = RateLimiter(settings.read_rate_limit)
+    app.state.platform_limiter = RateLimiter(settings.platform_rate_limit)
+
+    errors.install(app, settings.retry_after_seconds)
+    for router in (bill_router, ingest_router, admin_router, ops_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            expose_headers=["X-Total-Count", "Link", "X-Request-Id", "Retry-After"],
+        )
+    app.add_middleware(Edge, metrics=app.state.metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the event batch schema the ingest route's parser enforces."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        batch = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(batch.pop("$defs", {}))
+        schemas["EventBatch"] = batch
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
+def factory() -> FastAPI:
+    """Entry point for `uvicorn --factory` and `creditmeter serve` workers."""
+    from ..logs import configure_logging
+
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

@@ -1,0 +1,103 @@
+"""One place turns every failure into `{code, message}` with the contract's status."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
+
+from ..errors import (
+    CreditmeterError,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    StoreUnavailable,
+)
+
+log = logging.getLogger("creditmeter.http")
+
+
+def error_response(error: CreditmeterError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", None) or uuid.uuid4().hex)
+
+
+def install(app: FastAPI, retry_after: int) -> None:
+    async def on_ours(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, CreditmeterError)
+        return error_response(error)
+
+    async def on_http(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        ours: CreditmeterError
+        if error.status_code == 404:
+            ours = NotFound(f"no such path: {request.method} {request.url.path}")
+        elif error.status_code == 405:
+            allow = (error.headers or {}).get("Allow", "")
+            ours = MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
+                headers={"Allow": allow},
+            )
+        elif error.status_code == 413:
+            ours = PayloadTooLarge(str(error.detail))
+        else:
+            ours = CreditmeterError(str(error.detail))
+            ours.status, ours.code = error.status_code, error.status_code * 100
+        return error_response(ours)
+
+    async def on_validation(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        details = []
+        for item in error.errors():
+            where = [
+                str(part)
+                for part in item.get("loc", ())
+                if part not in ("query", "body", "path", "header")
+            ]
+            field = ".".join(where) or "body"
+            rule = item.get("msg", "is invalid")
+            if item.get("type") == "missing":
+                rule = "is required"
+            details.append({"field": field, "message": rule})
+        first = details[0] if details else {"field": "request", "message": "is invalid"}
+        return error_response(InvalidInput(f"{first['field']}: {first['message']}", errors=details))
+
+    async def on_store_down(request: Request, error: Exception) -> JSONResponse:
+        log.warning(
+            "store unavailable",
+            extra={"request_id": _request_id(request), "error": type(error).__name__},
+        )
+        return error_response(
+            StoreUnavailable(
+                "the store is unavailable; retry later",
+                headers={"Retry-After": str(retry_after)},
+            )
+        )
+
+    async def on_crash(request: Request, error: Exception) -> JSONResponse:
+        request_id = _request_id(request)
+        log.error("unhandled error", exc_info=error, extra={"request_id": request_id})
+        return error_response(
+            CreditmeterError(f"unexpected failure; it was logged with request id {request_id}")
+        )
+
+    app.add_exception_handler(CreditmeterError, on_ours)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    for store_error in (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.TimeoutError,
+        sa_exc.DisconnectionError,
+    ):
+        app.add_exception_handler(store_error, on_store_down)
+    app.add_exception_handler(Exception, on_crash)

@@ -1,0 +1,77 @@
+"""POST /v1/usage/events: batches of usage events, stored exactly once."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from .. import jsonbody
+from ..errors import InvalidInput, PayloadTooLarge
+from ..ingest import IngestResult, ingest, parse_batch
+from .auth import IngestKey, StoreDep
+from .schemas import BatchError, ConflictError, Error, EventBatch, IngestAnswer
+
+router = APIRouter(tags=["ingestion"])
+
+MAX_BODY = 1 << 20  # 1 MiB
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused early when it is larger than `limit`."""
+    too_large = PayloadTooLarge(f"body: larger than {limit} bytes; send fewer events per batch")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise InvalidInput("Content-Type: must be application/json")
+
+
+@router.post(
+    "/v1/usage/events",
+    summary="Record usage events",
+    description="Stores 1-1000 events exactly once. The batch is validated whole and stored "
+    "all or nothing; the answer comes only after the events are durably committed.",
+    response_model=IngestAnswer,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}}
+            },
+        }
+    },
+    responses={
+        400: {"model": BatchError, "description": "Invalid batch; nothing stored."},
+        401: {"model": Error, "description": "Missing or bad key."},
+        403: {"model": Error, "description": "The key lacks scope ingest."},
+        409: {
+            "model": ConflictError,
+            "description": "An id reused with other content; nothing stored.",
+        },
+        413: {"model": Error, "description": "Body larger than 1 MiB."},
+        429: {"model": Error, "description": "Rate limit hit."},
+        503: {"model": Error, "description": "The store is unavailable; see Retry-After."},
+    },
+)
+async def post_events(request: Request, store: StoreDep, _key: IngestKey) -> IngestAnswer:
+    _require_json(request)
+    document = jsonbody.decode(await read_body(request))
+    batch = parse_batch(document)
+    result: IngestResult = await run_in_threadpool(ingest, store=store, batch=batch)
+    request.app.state.metrics.events(result)
+    return IngestAnswer(accepted=result.accepted, duplicates=result.duplicates)
+
+
+# Registered so that the OpenAPI document describes the body the parser above enforces.
+EVENT_BATCH_SCHEMA = EventBatch

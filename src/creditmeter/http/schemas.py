@@ -1,0 +1,168 @@
+"""Pydantic models: admin request bodies, and the documented shape of every answer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+# Credits are written as exact JSON numbers by our own renderer (money.format_credits).
+Credits = Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0})]
+SlugStr = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class Error(BaseModel):
+    code: int = Field(description="A stable error code, such as 40000 or 40127.")
+    message: str = Field(description="What went wrong and, for bad input, the rule broken.")
+
+
+class EventError(BaseModel):
+    index: int = Field(description="Position of the event in the batch.")
+    field: str = Field(description="The offending field.")
+    message: str
+
+
+class BatchError(Error):
+    errors: list[EventError] = Field(default_factory=list)
+
+
+class ConflictError(Error):
+    ids: list[str] = Field(default_factory=list, description="Event ids reused with other content.")
+
+
+class DayRow(BaseModel):
+    date: str = Field(description="The local calendar day, YYYY-MM-DD.", examples=["2024-12-01"])
+    start_date: str = Field(description="Equals `date` for a day row.")
+    end_date: str = Field(description="Equals `date` for a day row.")
+    total: Credits = Field(description="Exact sum of the eight categories.")
+    chat: Credits
+    knowledge_doc_indexing: Credits
+    knowledge_doc_storage: Credits
+    rerank: Credits
+    database_processing: Credits
+    tool_call: Credits
+    asr: Credits
+    tts: Credits
+
+
+class BillTotal(BaseModel):
+    start_date: str = Field(description="First local day the range touches.")
+    end_date: str = Field(description="Last local day the range touches.")
+    total: Credits
+    chat: Credits
+    knowledge_doc_indexing: Credits
+    knowledge_doc_storage: Credits
+    rerank: Credits
+    database_processing: Credits
+    tool_call: Credits
+    asr: Credits
+    tts: Credits
+
+
+class UsageEventIn(BaseModel):
+    """One usage event (documentation of the body; the server's own parser enforces it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(
+        pattern=r"^[!-~]{1,128}$",
+        description="The client's idempotency key, unique within the account forever.",
+    )
+    account_id: SlugStr
+    bot_id: SlugStr
+    category: Literal[
+        "chat",
+        "knowledge_doc_indexing",
+        "knowledge_doc_storage",
+        "rerank",
+        "database_processing",
+        "tool_call",
+        "asr",
+        "tts",
+    ]
+    credits: Annotated[
+        Decimal | str,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "number", "minimum": 0, "maximum": 1000000, "multipleOf": 0.000001},
+                    {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,6})?$"},
+                ],
+                "description": "0 to 1000000 with at most 6 decimal places, plain notation.",
+            }
+        ),
+    ]
+    timestamp: Annotated[
+        int | str,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 946684800000},
+                    {"type": "string", "format": "date-time"},
+                ],
+                "description": "Milliseconds since the epoch, or RFC 3339 with an offset; "
+                "from 2000-01-01 to 24 h ahead.",
+            }
+        ),
+    ]
+    conversation_id: str | None = Field(None, min_length=1, max_length=256)
+    metadata: dict[str, object] | None = Field(
+        None, description="A JSON object of at most 4 KiB as compact UTF-8 JSON."
+    )
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[UsageEventIn] = Field(min_length=1, max_length=1000)
+
+
+class IngestAnswer(BaseModel):
+    accepted: int = Field(description="Events stored by this request.")
+    duplicates: int = Field(description="Events already stored (or repeated in the batch).")
+
+
+class AccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: SlugStr
+    name: str | None = Field(None, min_length=1, max_length=200)
+    timezone: str = Field("UTC", description="An IANA time zone name.", examples=["Asia/Shanghai"])
+
+
+class AccountPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    timezone: str | None = Field(None, description="An IANA time zone name.")
+
+
+class AccountOut(BaseModel):
+    id: str
+    name: str
+    timezone: str
+    created_at: int = Field(description="Milliseconds since the epoch.")
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bot_id: SlugStr | None = Field(None, description="Bind the key to this bot alone.")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    expires_in_days: float | None = Field(None, gt=0, le=36500)
+
+
+class KeyOut(BaseModel):
+    key_id: str
+    scope: Literal["read", "ingest", "admin"]
+    account_id: str | None
+    bot_id: str | None
+    name: str | None
+    created_at: int
+    expires_at: int | None
+    revoked_at: int | None
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(description="The secret, shown only in this answer.")

@@ -1,0 +1,128 @@
+"""API keys: made with `secrets`, stored as a SHA-256 hash, checked in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+import zlib
+from dataclasses import dataclass
+
+from .clock import now_ms
+from .errors import InvalidInput, NotFound, Unauthorized
+from .store import Store
+from .store import directory as sql
+from .store.directory import KeyRecord
+
+SCOPES = ("read", "ingest", "admin")
+PREFIXES = {"read": "cmr", "ingest": "cmi", "admin": "cma"}
+_ALPHABET = string.ascii_letters + string.digits
+_SECRET_CHARS = 43  # 43 base-62 characters: 256 bits
+_TOKEN = re.compile(r"(cmr|cmi|cma)_([0-9A-Za-z]{12})_([0-9A-Za-z]{43})([0-9A-Za-z]{6})")
+DAY_MS = 86_400_000
+MAX_EXPIRY_DAYS = 36_500
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    record: KeyRecord
+    token: str  # shown once, never stored
+
+
+def _random(n: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def _checksum(body: str) -> str:
+    value, digits = zlib.crc32(body.encode()), []
+    for _ in range(6):
+        value, rest = divmod(value, 62)
+        digits.append(_ALPHABET[rest])
+    return "".join(digits)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_key(
+    *,
+    store: Store,
+    scope: str,
+    account_id: str | None = None,
+    bot_id: str | None = None,
+    name: str | None = None,
+    expires_in_days: float | None = None,
+) -> NewKey:
+    """A read key for `account_id` (optionally bound to `bot_id`), or a platform key."""
+    if scope not in SCOPES:
+        raise InvalidInput(f"scope: must be one of {', '.join(SCOPES)}")
+    if (scope == "read") != (account_id is not None):
+        raise InvalidInput("account_id: read keys belong to an account; platform keys do not")
+    if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
+        raise InvalidInput(f"expires_in_days: must be > 0 and at most {MAX_EXPIRY_DAYS}")
+    key_id = _random(12)
+    body = f"{PREFIXES[scope]}_{key_id}_{_random(_SECRET_CHARS)}"
+    token = body + _checksum(body)
+    created = now_ms()
+    record = KeyRecord(
+        key_id=key_id,
+        secret_hash=hash_token(token),
+        scope=scope,
+        account_id=account_id,
+        bot_id=bot_id,
+        name=name,
+        created_at=created,
+        expires_at=None if expires_in_days is None else created + int(expires_in_days * DAY_MS),
+        revoked_at=None,
+    )
+    with store.write() as conn:
+        if account_id is not None:
+            if sql.get_account(conn, account_id) is None:
+                raise NotFound(f"account {account_id!r} does not exist")
+            if bot_id is not None:
+                sql.ensure_bots(conn, [(account_id, bot_id)], created)
+        sql.insert_key(conn, record)
+    return NewKey(record, token)
+
+
+def parse_token(token: str) -> str | None:
+    """The key_id of a well-formed token with a valid checksum, else None."""
+    match = _TOKEN.fullmatch(token)
+    if match is None or _checksum(token[:-6]) != match.group(4):
+        return None
+    return match.group(2)
+
+
+def authenticate(*, store: Store, token: str) -> KeyRecord:
+    """The live key this token is; Unauthorized (one message for every reason) otherwise."""
+    key_id = parse_token(token)
+    if key_id is None:
+        raise Unauthorized()
+    with store.read() as conn:
+        record = sql.get_key(conn, key_id)
+    if record is None or not hmac.compare_digest(record.secret_hash, hash_token(token)):
+        raise Unauthorized()
+    if not is_live(record, now_ms()):
+        raise Unauthorized()
+    return record
+
+
+def is_live(record: KeyRecord, now: int) -> bool:
+    return record.revoked_at is None and (record.expires_at is None or now < record.expires_at)
+
+
+def revoke_key(*, store: Store, key_id: str) -> KeyRecord:
+    with store.write() as conn:
+        if not sql.revoke_key(conn, key_id, now_ms()):
+            raise NotFound(f"key {key_id!r} does not exist")
+        record = sql.get_key(conn, key_id)
+    assert record is not None
+    return record
+
+
+def list_keys(*, store: Store, account_id: str | None = None) -> list[KeyRecord]:
+    with store.read() as conn:
+        return sql.list_keys(conn, account_id)

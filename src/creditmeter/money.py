@@ -1,0 +1,37 @@
+"""Credits are integers of micro-credits inside; exact decimal text at the edges."""
+
+from __future__ import annotations
+
+import re
+
+MICRO = 1_000_000
+MAX_CREDITS_MICRO = 1_000_000 * MICRO
+
+_PLAIN_DECIMAL = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]{1,6}))?")
+
+
+def parse_credits(text: str) -> int:
+    """Plain decimal text (`12`, `0.5`, `1.250000`) -> micro-credits; ValueError with the rule."""
+    match = _PLAIN_DECIMAL.fullmatch(text)
+    if match is None:
+        if re.fullmatch(r"[0-9]+\.[0-9]{7,}", text):
+            raise ValueError("credits have at most 6 decimal places")
+        raise ValueError(
+            'credits must be a plain decimal number such as 12, 0.5 or "1.250000" '
+            "(no sign, no exponent, at most 6 decimal places)"
+        )
+    whole, fraction = match.group(1), match.group(2) or ""
+    micro = int(whole) * MICRO + int(fraction.ljust(6, "0") or "0")
+    if micro > MAX_CREDITS_MICRO:
+        raise ValueError("credits must be between 0 and 1000000")
+    return micro
+
+
+def format_credits(micro: int) -> str:
+    """Micro-credits -> the shortest exact decimal text (`0.3`, `100`, `1.5`)."""
+    if micro < 0:  # never stored, but keep the function total
+        return "-" + format_credits(-micro)
+    whole, fraction = divmod(micro, MICRO)
+    if fraction == 0:
+        return str(whole)
+    return f"{whole}.{fraction:06d}".rstrip("0")

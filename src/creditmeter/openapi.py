@@ -1,0 +1,22 @@
+"""`python -m creditmeter.openapi`: print the OpenAPI document the app serves."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .http import create_app
+from .settings import Settings
+
+
+def document() -> dict[str, Any]:
+    app = create_app(Settings(database_url="sqlite://"))
+    return app.openapi()
+
+
+def render() -> str:
+    return json.dumps(document(), indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")

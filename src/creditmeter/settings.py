@@ -1,0 +1,62 @@
+"""Every knob of creditmeter, read from `CREDITMETER_*` environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDITMETER_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///creditmeter.db",
+        description="Where the ledger lives: `sqlite:///relative.db`, "
+        "`sqlite:////absolute/path.db` or `postgresql://user@host:5432/db`.",
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
+        "FULL",
+        description="SQLite `PRAGMA synchronous`. FULL (default) makes an acknowledged event "
+        "survive a power loss; NORMAL may lose the last transactions on power loss (never on "
+        "a process crash).",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        5000,
+        ge=0,
+        description="How long a SQLite writer waits for the lock held by another process "
+        "before the request answers 503 with Retry-After.",
+    )
+    pool_size: int = Field(
+        8, ge=1, description="PostgreSQL connections kept open per worker process."
+    )
+    read_rate_limit: float = Field(
+        10,
+        ge=0,
+        description="Requests per second allowed per read key (a burst of the same size is "
+        "allowed); 0 turns the limit off. Counted per worker process.",
+    )
+    platform_rate_limit: float = Field(
+        0,
+        ge=0,
+        description="Requests per second allowed per platform (ingest/admin) key; 0 (default) "
+        "means unlimited.",
+    )
+    retry_after_seconds: int = Field(
+        1, ge=1, description="The `Retry-After` value sent with 503 answers."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level of log lines written to stderr."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="`json`: one JSON object per line; `text`: human-readable lines."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS, as a JSON list; empty (default) turns CORS off.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The address users reach the service at, used in the URLs the demo prints.",
+    )

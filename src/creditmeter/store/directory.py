@@ -1,0 +1,106 @@
+"""SQL for who is who: accounts, bots and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, exc, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .tables import accounts, api_keys, bots
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    timezone: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    key_id: str
+    secret_hash: str
+    scope: str
+    account_id: str | None
+    bot_id: str | None
+    name: str | None
+    created_at: int
+    expires_at: int | None
+    revoked_at: int | None
+
+
+def insert_account(conn: Connection, account: Account) -> bool:
+    """False when the id is taken (the primary key decides, not a look-up)."""
+    try:
+        with conn.begin_nested():
+            conn.execute(accounts.insert().values(**_fields(account)))
+    except exc.IntegrityError:
+        return False
+    return True
+
+
+def get_account(conn: Connection, account_id: str) -> Account | None:
+    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
+    return Account(*row) if row else None
+
+
+def list_accounts(conn: Connection) -> list[Account]:
+    return [Account(*row) for row in conn.execute(select(accounts).order_by(accounts.c.id))]
+
+
+def existing_account_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
+    wanted = sorted(set(ids))
+    rows = conn.execute(select(accounts.c.id).where(accounts.c.id.in_(wanted)))
+    return {row[0] for row in rows}
+
+
+def update_account(conn: Connection, account_id: str, **changes: str) -> Account | None:
+    if changes:
+        conn.execute(update(accounts).where(accounts.c.id == account_id).values(**changes))
+    return get_account(conn, account_id)
+
+
+def list_bots(conn: Connection, account_id: str) -> list[str]:
+    query = select(bots.c.bot_id).where(bots.c.account_id == account_id).order_by(bots.c.bot_id)
+    return list(conn.execute(query).scalars())
+
+
+def ensure_bots(conn: Connection, pairs: Iterable[tuple[str, str]], now_ms: int) -> None:
+    """Records that these (account_id, bot_id) exist; sorted so concurrent writers lock alike."""
+    rows = [{"account_id": a, "bot_id": b, "created_at": now_ms} for a, b in sorted(set(pairs))]
+    if rows:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(insert(bots).on_conflict_do_nothing(), rows)
+
+
+def insert_key(conn: Connection, key: KeyRecord) -> None:
+    conn.execute(api_keys.insert().values(**_fields(key)))
+
+
+def get_key(conn: Connection, key_id: str) -> KeyRecord | None:
+    row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one_or_none()
+    return KeyRecord(*row) if row else None
+
+
+def list_keys(conn: Connection, account_id: str | None) -> list[KeyRecord]:
+    query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.key_id)
+    if account_id is not None:
+        query = query.where(api_keys.c.account_id == account_id)
+    return [KeyRecord(*row) for row in conn.execute(query)]
+
+
+def revoke_key(conn: Connection, key_id: str, now_ms: int) -> bool:
+    """Marks the key revoked (keeping the first revocation time); False if there is none."""
+    result = conn.execute(
+        update(api_keys)
+        .where(api_keys.c.key_id == key_id)
+        .values(revoked_at=func.coalesce(api_keys.c.revoked_at, now_ms))
+    )
+    return bool(result.rowcount)
+
+
+def _fields(record: Account | KeyRecord) -> dict[str, object]:
+    return {name: getattr(record, name) for name in record.__slots__}

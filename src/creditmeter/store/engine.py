@@ -1,0 +1,142 @@
+"""Opening the store: the engine, SQLite's pragmas, transactions and migrations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy.engine import make_url
+
+from ..errors import StoreUnavailable
+from ..settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 0x63726D74  # "crmt": serialises migrations of processes starting together
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs and give them the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Store:
+    """An engine and the two ways to use it: a read snapshot and a write transaction."""
+
+    def __init__(self, engine: Engine, settings: Settings):
+        self.engine = engine
+        self.settings = settings
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One consistent snapshot: rollups and raw events are read as of the same instant."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock first (BEGIN IMMEDIATE),
+        so a busy database waits up to the busy timeout instead of failing mid-way."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except exc.SQLAlchemyError:
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(settings: Settings, *, upgrade: bool = True) -> Store:
+    """Make the engine for `settings.database_url` and bring its schema up to date."""
+    url = normalize_url(settings.database_url)
+    if url.startswith("sqlite"):
+        engine = _sqlite_engine(url, settings)
+    else:
+        engine = create_engine(
+            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
+        )
+    store = Store(engine, settings)
+    if upgrade:
+        upgrade_schema(store)
+    return store
+
+
+def _sqlite_engine(url: str, settings: Settings) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={
+            "timeout": settings.sqlite_busy_timeout_ms / 1000,
+            "check_same_thread": False,
+        },
+        pool_size=8,
+        max_overflow=24,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={settings.sqlite_synchronous}")
+        cursor.execute(f"PRAGMA busy_timeout={settings.sqlite_busy_timeout_ms}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+    return engine
+
+
+def _alembic_config(conn: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def schema_is_current(store: Store) -> bool:
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    with store.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() == head
+
+
+def upgrade_schema(store: Store, *, attempts: int = 30) -> None:
+    """Apply every pending migration; safe when several processes start at once."""
+    for attempt in range(attempts):
+        try:
+            with store.engine.begin() as conn:
+                if not store.is_sqlite:
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
+                    )
+                command.upgrade(_alembic_config(conn), "head")
+            return
+        except exc.OperationalError as error:
+            if attempt == attempts - 1:
+                raise StoreUnavailable(f"the store cannot be migrated: {error.orig}") from None
+            time.sleep(0.2)

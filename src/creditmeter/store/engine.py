@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreUnavailable
 from ..settings import Settings
@@ -83,7 +84,8 @@ def open_store(settings: Settings, *, upgrade: bool = True) -> Store:
 
 def _sqlite_engine(url: str, settings: Settings) -> Engine:
     database = make_url(url).database
-    if database and database != ":memory:":
+    in_memory = not database or database == ":memory:"
+    if database and not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
@@ -91,8 +93,8 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
             "timeout": settings.sqlite_busy_timeout_ms / 1000,
             "check_same_thread": False,
         },
-        pool_size=8,
-        max_overflow=24,
+        # One shared connection for an in-memory store (each would be its own database).
+        **({"poolclass": StaticPool} if in_memory else {"pool_size": 8, "max_overflow": 24}),
     )
 
     @event.listens_for(engine, "connect")

@@ -52,6 +52,20 @@ class _closing:
         self.store.dispose()
 
 
+def _print_table(table: Table) -> None:
+    """Figures are never cut to '…': in a terminal cells fold, in a pipe or file the table
+    keeps its full width (rich would squeeze it into 80 columns)."""
+    console = Console()
+    for column in table.columns:
+        column.overflow = "fold"
+    if not console.is_terminal:
+        unlimited = console.options.update(max_width=10_000)
+        console = Console(
+            width=max(console.width, console.measure(table, options=unlimited).maximum)
+        )
+    console.print(table)
+
+
 def _friendly(command: F) -> F:
     """Our errors become one line on stderr and exit status 1, not a traceback."""
 
@@ -153,7 +167,7 @@ def accounts_list(ctx: click.Context, as_json: bool) -> None:
     table = Table("id", "name", "timezone")
     for account in found:
         table.add_row(account.id, account.name, account.timezone)
-    Console().print(table)
+    _print_table(table)
 
 
 @main.group("keys")
@@ -236,7 +250,7 @@ def keys_list(ctx: click.Context, account_id: str | None, as_json: bool) -> None
         table.add_row(
             key.key_id, key.scope, key.account_id or "-", key.bot_id or "-", state, key.name or ""
         )
-    Console().print(table)
+    _print_table(table)
 
 
 @keys_group.command("revoke")
@@ -347,4 +361,4 @@ def report(
         chunk_start = chunk_end + timedelta(days=1)
     table.add_section()
     table.add_row("total", format_credits(sum(totals)), *map(format_credits, totals), style="bold")
-    Console().print(table)
+    _print_table(table)

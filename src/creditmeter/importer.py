@@ -10,11 +10,11 @@ from typing import Any
 
 from rich.progress import Progress
 
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput
 from .ingest import MAX_BATCH, ingest, parse_batch
 from .jsonbody import JsonNumber
 from .jsonbody import decode as decode_json
-from .store import Store
+from .store import Store, directory, ledger
 
 CSV_FIELDS = (
     "id",
@@ -35,7 +35,10 @@ def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 try:
                     yield number, decode_json(line)
                 except InvalidInput as error:
-                    raise InvalidInput(f"line {number}: {error.message}") from None
+                    raise InvalidInput(
+                        f"line {number}: {error.message.removeprefix('body: ')}; "
+                        "nothing was imported"
+                    ) from None
 
 
 def _csv(path: Path) -> Iterator[tuple[int, Any]]:
@@ -56,7 +59,8 @@ def _csv(path: Path) -> Iterator[tuple[int, Any]]:
                     event["metadata"] = decode_json(event["metadata"].encode())
                 except InvalidInput as error:
                     raise InvalidInput(
-                        f"line {reader.line_num}: metadata {error.message}"
+                        f"line {reader.line_num}: metadata "
+                        f"{error.message.removeprefix('body: ')}; nothing was imported"
                     ) from None
             yield reader.line_num, event
 
@@ -88,12 +92,55 @@ def _validated(lines: list[int], events: list[Any]) -> Any:
         ) from None
 
 
+def _check_file(store: Store, path: Path, fmt: str) -> int:
+    """The number of events, once every line is known good: valid, of a known account, and
+    reusing no id with other content (in the file or in the store). Otherwise an error
+    naming the lines, before anything is stored: a batch cannot see the other batches."""
+    total = 0
+    first_seen: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (line, content hash)
+    account_lines: dict[str, int] = {}
+    conflicts: list[str] = []
+    for lines, raw_events in _batches(path, fmt):
+        batch = _validated(lines, raw_events)
+        total += len(batch)
+        with store.read() as conn:
+            stored = ledger.stored(conn, [event.key for event in batch])
+        for line, event in zip(lines, batch, strict=True):
+            account_lines.setdefault(event.account_id, line)
+            first_line, content = first_seen.setdefault(event.key, (line, hash(event.content)))
+            if content != hash(event.content):
+                conflicts.append(
+                    f"line {line}: id {event.event_id!r} was used at line {first_line} "
+                    "with other content"
+                )
+            elif event.key in stored and stored[event.key].content != event.content:
+                conflicts.append(
+                    f"line {line}: id {event.event_id!r} is already stored with other content"
+                )
+    with store.read() as conn:
+        known = directory.existing_account_ids(conn, account_lines)
+    unknown = [
+        f"line {line}: account_id: account {account_id!r} does not exist"
+        for account_id, line in account_lines.items()
+        if account_id not in known
+    ]
+    if unknown:  # validation first, as in the API: an invalid and conflicting file is invalid
+        raise InvalidInput(
+            f"{len(unknown)} unknown account(s); nothing was imported; first: {unknown[0]}",
+            errors=unknown,
+        )
+    if conflicts:
+        raise Conflict(
+            f"{len(conflicts)} event id(s) reused with other content; nothing was imported; "
+            f"first: {conflicts[0]}",
+            errors=conflicts,
+        )
+    return total
+
+
 def import_file(*, store: Store, path: Path, fmt: str) -> tuple[int, int]:
     """Checks every event first (nothing is stored if any is bad), then stores them."""
-    total = 0
-    for lines, events in _batches(path, fmt):
-        _validated(lines, events)
-        total += len(events)
+    total = _check_file(store, path, fmt)
     accepted = duplicates = 0
     with Progress(transient=False) as progress:
         task = progress.add_task(f"importing {path.name}", total=total)

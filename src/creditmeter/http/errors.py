@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount
 
 from ..errors import (
     CreditmeterError,
@@ -31,6 +32,21 @@ def _request_id(request: Request) -> str:
     return str(getattr(request.state, "request_id", None) or uuid.uuid4().hex)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request, fallback: str) -> str:
+    """Every method served at this path; Starlette names only the first matching route's.
+    (A mount, such as /static, answers with its own Allow header: the fallback.)"""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    allowed = [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    return ", ".join(allowed) or fallback
+
+
 def install(app: FastAPI, retry_after: int) -> None:
     async def on_ours(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, CreditmeterError)
@@ -42,7 +58,7 @@ def install(app: FastAPI, retry_after: int) -> None:
         if error.status_code == 404:
             ours = NotFound(f"no such path: {request.method} {request.url.path}")
         elif error.status_code == 405:
-            allow = (error.headers or {}).get("Allow", "")
+            allow = _allowed_methods(request, (error.headers or {}).get("Allow", ""))
             ours = MethodNotAllowed(
                 f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
                 headers={"Allow": allow},

@@ -508,6 +508,8 @@ def test_unexpected_failure(
         )
     body = assert_error(answer, 500, 50000, "unexpected", "req-4242")
     assert "RuntimeError" not in answer.text
+    assert answer.headers["X-Request-Id"] == "req-4242"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
     logged = [r for r in caplog.records if getattr(r, "request_id", None) == "req-4242"]
     assert logged, "the failure is logged with the request id the message repeats"
     assert logged[0].exc_info is not None

@@ -9,11 +9,14 @@ import uuid
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import crash_body
 from .metrics import Metrics
 
 log = logging.getLogger("creditmeter.access")
+error_log = logging.getLogger("creditmeter.http")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -39,12 +42,13 @@ class Edge:
         request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
-        status = 500
+        status, status_sent = 500, False
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
+            nonlocal status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, status_sent = message["status"], True
                 headers = MutableHeaders(scope=message)
                 for name, value in _SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
@@ -55,6 +59,13 @@ class Edge:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Answered here, inside the edge, so a 500 carries the same headers as any answer.
+            error_log.exception("unhandled error", extra={"request_id": request_id})
+            if status_sent:
+                raise
+            response = JSONResponse(crash_body(request_id), status_code=500)
+            await response(scope, receive, send_with_headers)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             seconds = time.perf_counter() - started

@@ -99,13 +99,6 @@ def install(app: FastAPI, retry_after: int) -> None:
             )
         )
 
-    async def on_crash(request: Request, error: Exception) -> JSONResponse:
-        request_id = _request_id(request)
-        log.error("unhandled error", exc_info=error, extra={"request_id": request_id})
-        return error_response(
-            CreditmeterError(f"unexpected failure; it was logged with request id {request_id}")
-        )
-
     app.add_exception_handler(CreditmeterError, on_ours)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
@@ -116,4 +109,10 @@ def install(app: FastAPI, retry_after: int) -> None:
         sa_exc.DisconnectionError,
     ):
         app.add_exception_handler(store_error, on_store_down)
-    app.add_exception_handler(Exception, on_crash)
+
+
+def crash_body(request_id: str) -> dict[str, object]:
+    """The answer to an unexpected failure: no trace, only the id it was logged under."""
+    return CreditmeterError(
+        f"unexpected failure; it was logged with request id {request_id}"
+    ).body()

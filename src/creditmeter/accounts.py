@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from .bills import rebuild_days
 from .clock import now_ms
 from .days import zone
 from .errors import Conflict, InvalidInput, NotFound
@@ -57,7 +58,10 @@ def update_account(
         zone(timezone)
         changes["timezone"] = timezone
     with store.write() as conn:
+        before = sql.get_account(conn, account_id)
         account = sql.update_account(conn, account_id, **changes)
+        if before is not None and account is not None and before.timezone != account.timezone:
+            rebuild_days(conn, account_id, account.timezone)  # whole days follow the new zone
     if account is None:
         raise NotFound(f"account {account_id!r} does not exist")
     return account

@@ -8,19 +8,31 @@ O(days) rows, however many events an account has.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from .categories import CATEGORIES
-from .days import Day, count_days, days_between
+from .days import Day, count_days, day_start_ms, days_between, zone
 from .errors import InvalidInput
 from .store import Store
-from .store.ledger import BUCKET_MS, Span, Sums, bucket_sums, raw_sums
+from .store.ledger import (
+    BUCKET_MS,
+    Span,
+    Sums,
+    bucket_sums,
+    bucket_sums_per_bot,
+    day_sums,
+    raw_sums,
+    raw_sums_per_bot,
+    replace_days,
+    rollup_range,
+)
 
+ONE_DAY = timedelta(days=1)
 PAGE_MAX_DAYS = 90
 TOTAL_MAX_DAYS = 365
 
@@ -44,6 +56,7 @@ class Window:
     start_ms: int
     end_ms: int
     tz: ZoneInfo
+    account_tz: str  # the account's own zone: its whole days are read from daily rollups
 
 
 def check_range(window: Window, max_days: int) -> int:
@@ -59,33 +72,57 @@ def check_range(window: Window, max_days: int) -> int:
     return days
 
 
-def _spans(days: Sequence[Day]) -> tuple[list[Span], list[Span]]:
-    """Each day's bucket-aligned middle, and the unaligned pieces at its ends."""
+def _spans(days: Iterable[tuple[int, Day]]) -> tuple[list[Span], list[Span]]:
+    """Each day piece's bucket-aligned middle, and the unaligned parts at its ends."""
     aligned: list[Span] = []
     raw: list[Span] = []
-    for i, day in enumerate(days):
-        lo = -(-day.lo // BUCKET_MS) * BUCKET_MS  # first bucket edge at or after lo
-        hi = day.hi // BUCKET_MS * BUCKET_MS  # last bucket edge at or before hi
-        if lo >= hi:
-            raw.append((i, day.lo, day.hi))
-            continue
-        aligned.append((i, lo, hi))
-        if day.lo < lo:
-            raw.append((i, day.lo, lo))
-        if hi < day.hi:
-            raw.append((i, hi, day.hi))
+    for i, day in days:
+        for start, end in day.pieces:
+            lo = -(-start // BUCKET_MS) * BUCKET_MS  # first bucket edge at or after start
+            hi = end // BUCKET_MS * BUCKET_MS  # last bucket edge at or before end
+            if lo >= hi:
+                raw.append((i, start, end))
+                continue
+            aligned.append((i, lo, hi))
+            if start < lo:
+                raw.append((i, start, lo))
+            if hi < end:
+                raw.append((i, hi, end))
     return aligned, raw
 
 
+def _is_whole(day: Day, window: Window) -> bool:
+    """Whether `day` is the whole local day (not clipped by the window), in one piece."""
+    if len(day.pieces) != 1:
+        return False
+    lo, hi = day.pieces[0]
+    if lo == window.start_ms and lo != day_start_ms(day.date, window.tz):
+        return False
+    return not (hi == window.end_ms + 1 and hi != day_start_ms(day.date + ONE_DAY, window.tz))
+
+
 def _sum_days(conn: Connection, window: Window, days: Sequence[Day]) -> list[DayBill]:
-    aligned, raw = _spans(days)
+    """Each day's credits: whole days of the account's own zone from the daily rollups,
+    the rest from 15-minute buckets and, where a bucket is cut, from raw events."""
+    rolled: set[int] = set()
+    if window.tz.key == window.account_tz:
+        rolled = {i for i, day in enumerate(days) if _is_whole(day, window)}
+    from_days: dict[int, Sums] = {}
+    if rolled:
+        first, last = days[min(rolled)].date.toordinal(), days[max(rolled)].date.toordinal()
+        from_days = day_sums(conn, window.account_id, window.bot_id, first, last)
+    aligned, raw = _spans((i, day) for i, day in enumerate(days) if i not in rolled)
     from_buckets = bucket_sums(conn, window.account_id, window.bot_id, aligned)
     from_events = raw_sums(conn, window.account_id, window.bot_id, raw)
     zero = [0] * len(CATEGORIES)
     bills = []
     for i, day in enumerate(days):
-        a, b = from_buckets.get(i, zero), from_events.get(i, zero)
-        bills.append(DayBill(day.date, [x + y for x, y in zip(a, b, strict=True)]))
+        if i in rolled:
+            credits = from_days.get(day.date.toordinal(), zero)
+        else:
+            a, b = from_buckets.get(i, zero), from_events.get(i, zero)
+            credits = [x + y for x, y in zip(a, b, strict=True)]
+        bills.append(DayBill(day.date, credits))
     return bills
 
 
@@ -106,8 +143,36 @@ def bill_total(*, store: Store, window: Window) -> tuple[date, date, Sums]:
     """The first and last local day of the window and its credits per category."""
     check_range(window, TOTAL_MAX_DAYS)
     days = days_between(window.start_ms, window.end_ms, window.tz)
-    # One span over the whole window: the rollup part and the two raw ends.
-    whole = [Day(days[0].date, window.start_ms, window.end_ms + 1)]
+    if window.tz.key != window.account_tz:
+        # No daily rollups in this zone: one span over the whole window instead.
+        days_to_sum = [Day(days[0].date, ((window.start_ms, window.end_ms + 1),))]
+    else:
+        days_to_sum = days
     with store.read() as conn:
-        (bill,) = _sum_days(conn, window, whole)
-    return days[0].date, days[-1].date, bill.credits
+        bills = _sum_days(conn, window, days_to_sum)
+    credits = [sum(column) for column in zip(*(b.credits for b in bills), strict=True)]
+    return days[0].date, days[-1].date, credits
+
+
+def rebuild_days(conn: Connection, account_id: str, tz_name: str) -> None:
+    """Recomputes an account's daily rollups for its (new) zone, from its buckets and, for
+    any bucket a day boundary cuts, its raw events: exact in any zone."""
+    extent = rollup_range(conn, account_id)
+    if extent is None:
+        replace_days(conn, account_id, [])
+        return
+    days = days_between(extent[0], extent[1] + BUCKET_MS - 1, zone(tz_name))
+    aligned, raw = _spans(enumerate(days))
+    sums: dict[tuple[int, str], Sums] = {}
+    for part in (
+        bucket_sums_per_bot(conn, account_id, aligned),
+        raw_sums_per_bot(conn, account_id, raw),
+    ):
+        for key, values in part.items():
+            row = sums.setdefault(key, [0] * len(CATEGORIES))
+            for c, value in enumerate(values):
+                row[c] += value
+    rows = [
+        (account_id, bot, days[i].date.toordinal(), *v) for (i, bot), v in sums.items() if any(v)
+    ]
+    replace_days(conn, account_id, rows)

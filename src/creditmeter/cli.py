@@ -351,6 +351,7 @@ def report(
             start_ms=day_start_ms(chunk_start, tz),
             end_ms=day_start_ms(chunk_end + timedelta(days=1), tz) - 1,
             tz=tz,
+            account_tz=account.timezone,
         )
         rows, _ = bill_page(store=store, window=window, page=1, page_size=90)
         for row in rows:

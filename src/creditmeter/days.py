@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInput
@@ -58,36 +59,92 @@ def local_date(ms: int, tz: ZoneInfo) -> date:
     return from_ms(ms).astimezone(tz).date()
 
 
-def day_start_ms(day: date, tz: ZoneInfo) -> int:
-    """The first instant whose local date is `day`.
+def _offset_ms(ms: int, tz: ZoneInfo) -> int:
+    return (from_ms(ms).astimezone(tz).utcoffset() or timedelta()) // MS
 
-    fold=0 picks the earlier of two local midnights, and for a midnight that a DST gap
-    skips, the offset before the gap, which lands exactly on the transition: in both
-    cases the first instant of the day.
+
+def _date_changes(day: date, tz: ZoneInfo) -> list[int]:
+    """The instants around the local midnight that begins `day` where the local date may
+    change: the midnight itself and, where a transition skips it or makes it happen twice,
+    both readings of it and the transition between them."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
+    first, second = to_ms(midnight), to_ms(midnight.replace(fold=1))
+    if first == second:
+        return [first]
+    lo, hi = min(first, second), max(first, second)
+    before = _offset_ms(lo, tz)
+    while hi - lo > 1:  # the transition is the first instant in (lo, hi] with another offset
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _offset_ms(mid, tz) == before else (lo, mid)
+    return [first, second, hi]
+
+
+def day_start_ms(day: date, tz: ZoneInfo) -> int:
+    """The first instant whose local date is `day`; for a date a clock skips entirely
+    (Pacific/Apia's 2011-12-30), the instant it is skipped.
+
+    Where a DST gap swallows midnight that is the transition, not midnight read with
+    either offset; where midnight happens twice, the first time.
     """
-    return to_ms(datetime(day.year, day.month, day.day, tzinfo=tz))
+    candidates = _date_changes(day, tz)
+    later = [c for c in candidates if local_date(c, tz) >= day]
+    return min(later, default=candidates[0])
 
 
 @dataclass(frozen=True, slots=True)
 class Day:
-    """One local day of a range, clipped to it: instants `lo <= t < hi` belong to it."""
+    """One local day of a range, clipped to it: the instants `lo <= t < hi` of its pieces.
+
+    A day is one piece, except where a clock set back across midnight repeats the end of
+    the day before (America/St_Johns at 00:01 until 2011, Antarctica/Casey in 2010): the
+    repeated stretch is a piece of the earlier date, so every instant is counted in the
+    day its wall clock shows. A date a clock skips entirely has no pieces.
+    """
 
     date: date
-    lo: int
-    hi: int
+    pieces: tuple[tuple[int, int], ...]
+
+
+def _shift(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:  # date.min and date.max have no neighbour; nothing lies past them
+        return day
 
 
 def days_between(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[Day]:
-    """Every local day that `[start_ms, end_ms]` (both inclusive) touches, clipped to it."""
-    first, last = local_date(start_ms, tz), local_date(end_ms, tz)
-    count = (last - first).days + 1
-    dates = [first + timedelta(days=i) for i in range(count)]
-    bounds = [start_ms] + [day_start_ms(d, tz) for d in dates[1:]] + [end_ms + 1]
-    return [Day(d, bounds[i], bounds[i + 1]) for i, d in enumerate(dates)]
+    """Every local day that `[start_ms, end_ms]` (both inclusive) touches, clipped to it,
+    ascending and without holes: each instant of the range is in exactly one day's pieces."""
+    if end_ms < start_ms:
+        return []
+    ends = local_date(start_ms, tz), local_date(end_ms, tz)
+    # A clock set back across midnight reaches at most one day past either end's date.
+    first, last = _shift(min(ends), -1), _shift(max(ends), 1)
+    cuts = {
+        instant
+        for n in range((last - first).days + 1)
+        for instant in _date_changes(first + timedelta(days=n), tz)
+        if start_ms < instant <= end_ms
+    }
+    bounds = [start_ms, *sorted(cuts), end_ms + 1]
+    pieces: dict[date, list[tuple[int, int]]] = {}
+    for lo, hi in pairwise(bounds):
+        own = pieces.setdefault(local_date(lo, tz), [])
+        if own and own[-1][1] == lo:
+            own[-1] = (own[-1][0], hi)
+        else:
+            own.append((lo, hi))
+    first, last = min(pieces), max(pieces)
+    dates = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [Day(d, tuple(pieces.get(d, ()))) for d in dates]
 
 
 def count_days(start_ms: int, end_ms: int, tz: ZoneInfo) -> int:
-    return (local_date(end_ms, tz) - local_date(start_ms, tz)).days + 1
+    """len(days_between(...)), without listing the days of a very long range."""
+    naive = (local_date(end_ms, tz) - local_date(start_ms, tz)).days + 1
+    if naive > 1000:  # far past any limit; a clock set back moves either end by a day at most
+        return naive
+    return len(days_between(start_ms, end_ms, tz))
 
 
 _RFC3339 = re.compile(
@@ -132,3 +189,23 @@ def parse_instant_param(name: str, text: str) -> int:
     if not MIN_MS <= ms <= MAX_MS:
         raise InvalidInput(f"{name}: {text!r} is out of range")
     return ms
+
+
+BUCKET_MS = 15 * 60 * 1000  # the rollup bucket; every zone's offset since 2000 is a multiple
+
+
+@lru_cache(maxsize=1 << 16)
+def _bucket_day(tz_name: str, bucket: int) -> int:
+    """The local date ordinal of every instant of the 15-minute bucket, or -1 when a clock
+    change inside the bucket makes them differ."""
+    tz = zone(tz_name)
+    first, last = from_ms(bucket).astimezone(tz), from_ms(bucket + BUCKET_MS - 1).astimezone(tz)
+    if first.date() != last.date() or first.utcoffset() != last.utcoffset():
+        return -1
+    return first.date().toordinal()
+
+
+def day_number(ms: int, tz_name: str) -> int:
+    """`local_date(ms, zone(tz_name)).toordinal()`, cached per 15-minute bucket."""
+    day = _bucket_day(tz_name, ms - ms % BUCKET_MS)
+    return day if day >= 0 else local_date(ms, zone(tz_name)).toordinal()

@@ -118,7 +118,7 @@ def _check_file(store: Store, path: Path, fmt: str) -> int:
                     f"line {line}: id {event.event_id!r} is already stored with other content"
                 )
     with store.read() as conn:
-        known = directory.existing_account_ids(conn, account_lines)
+        known = directory.account_zones(conn, account_lines)
     unknown = [
         f"line {line}: account_id: account {account_id!r} does not exist"
         for account_id, line in account_lines.items()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .accounts import SLUG, SLUG_RULE
 from .categories import CATEGORIES, CATEGORY_INDEX
 from .clock import now_ms
-from .days import parse_rfc3339_ms
+from .days import day_number, parse_rfc3339_ms
 from .errors import Conflict, InvalidInput
 from .jsonbody import JsonNumber, plain
 from .money import parse_credits
@@ -179,11 +179,12 @@ def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
         if earlier.content != event.content:
             conflicts.add(event.key)
     with store.write() as conn:
-        known = directory.existing_account_ids(conn, {e.account_id for e in unique.values()})
-        _check_accounts(batch, known)  # validation first: an invalid batch is a 400, not a 409
+        zones = directory.account_zones(conn, {e.account_id for e in unique.values()})
+        _check_accounts(batch, zones)  # validation first: an invalid batch is a 400, not a 409
         if conflicts:
             raise _conflict(conflicts)
-        directory.ensure_bots(conn, {(e.account_id, e.bot_id) for e in unique.values()}, now_ms())
+        new_bots = {(e.account_id, e.bot_id) for e in unique.values()} - store.known_bots
+        directory.ensure_bots(conn, new_bots, now_ms())
         inserted = ledger.insert_new(conn, list(unique.values()))
         repeated = [key for key in unique if key not in inserted]
         if repeated:
@@ -191,11 +192,16 @@ def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
             conflicts = {key for key in repeated if found[key].content != unique[key].content}
             if conflicts:
                 raise _conflict(conflicts)  # rolls the whole batch back
-        ledger.add_to_rollups(conn, (unique[key] for key in inserted))
+        ledger.add_to_rollups(
+            conn,
+            (unique[key] for key in inserted),
+            lambda account_id, ts: day_number(ts, zones[account_id]),
+        )
+    store.known_bots |= new_bots  # only once committed
     return IngestResult(accepted=len(inserted), duplicates=len(batch) - len(inserted))
 
 
-def _check_accounts(batch: Sequence[Event], known: set[str]) -> None:
+def _check_accounts(batch: Sequence[Event], known: Collection[str]) -> None:
     errors = [
         {"index": i, "field": "account_id", "message": f"account {e.account_id!r} does not exist"}
         for i, e in enumerate(batch)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -43,13 +45,41 @@ def decode(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"body: not valid UTF-8 at byte {exc.start}") from None
     try:
-        return _DECODER.decode(text)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"body: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
     except ValueError as exc:
         raise InvalidInput(f"body: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("body: not valid JSON: nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        # Such a string cannot be stored or sent back as UTF-8 (RFC 7493 forbids it too).
+        raise InvalidInput(
+            "body: not valid JSON: a \\u escape stands for half a surrogate pair, not a character"
+        )
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    pending = [value]
+    while pending:  # a loop, not recursion: the body may nest as deep as the decoder allows
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def plain(value: Any) -> Any:
@@ -61,7 +91,11 @@ def plain(value: Any) -> Any:
             raise ValueError(f"{value!r} is not a number") from None
         if abs(number.adjusted()) > 308:
             raise ValueError(f"{value} is out of the range of a JSON number")
-        return int(number) if number == number.to_integral_value() else float(number)
+        if number == number.to_integral_value():
+            return int(number)
+        if not math.isfinite(result := float(number)):  # 2e308 + 0.5 passes the test above
+            raise ValueError(f"{value} is out of the range of a JSON number")
+        return result
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):

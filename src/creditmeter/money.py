@@ -7,6 +7,7 @@ import re
 MICRO = 1_000_000
 MAX_CREDITS_MICRO = 1_000_000 * MICRO
 
+_OUT_OF_RANGE = "credits must be between 0 and 1000000"
 _PLAIN_DECIMAL = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]{1,6}))?")
 
 
@@ -21,9 +22,11 @@ def parse_credits(text: str) -> int:
             "(no sign, no exponent, at most 6 decimal places)"
         )
     whole, fraction = match.group(1), match.group(2) or ""
-    micro = int(whole) * MICRO + int(fraction.ljust(6, "0") or "0")
+    if len(whole) > 7:  # before int(), which fails on thousands of digits talking of Python
+        raise ValueError(_OUT_OF_RANGE)
+    micro = int(whole) * MICRO + int(fraction.ljust(6, "0"))
     if micro > MAX_CREDITS_MICRO:
-        raise ValueError("credits must be between 0 and 1000000")
+        raise ValueError(_OUT_OF_RANGE)
     return micro
 
 

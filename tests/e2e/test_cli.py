@@ -59,7 +59,7 @@ class Cli:
         """December 2024 in Shanghai, straight from the store."""
         store = open_store(Settings(database_url=self.url), upgrade=False)
         try:
-            window = Window(account_id, None, 1732982400000, 1735660799999, SHANGHAI)
+            window = Window(account_id, None, 1732982400000, 1735660799999, SHANGHAI, SHANGHAI.key)
             return Decimal(sum(bill_total(store=store, window=window)[2])) / 1_000_000
         finally:
             store.dispose()

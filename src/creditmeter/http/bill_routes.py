@@ -82,6 +82,7 @@ def _window(
         start_ms=start_ms,
         end_ms=end_ms,
         tz=tz or zone(reader.account.timezone),
+        account_tz=reader.account.timezone,
     )
 
 

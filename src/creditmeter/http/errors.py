@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -107,6 +109,10 @@ def install(app: FastAPI, retry_after: int) -> None:
         sa_exc.InterfaceError,
         sa_exc.TimeoutError,
         sa_exc.DisconnectionError,
+        # Raised by the DBAPI cursors the hot SQL paths use directly.
+        sqlite3.OperationalError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
     ):
         app.add_exception_handler(store_error, on_store_down)
 

@@ -51,10 +51,14 @@ def list_accounts(conn: Connection) -> list[Account]:
     return [Account(*row) for row in conn.execute(select(accounts).order_by(accounts.c.id))]
 
 
-def existing_account_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
-    wanted = sorted(set(ids))
-    rows = conn.execute(select(accounts.c.id).where(accounts.c.id.in_(wanted)))
-    return {row[0] for row in rows}
+def account_zones(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
+    """The time zone of each existing account among `ids`. On PostgreSQL the rows are share-
+    locked, so a change of zone (which rebuilds the daily rollups) waits for this
+    transaction, and this one for it."""
+    query = select(accounts.c.id, accounts.c.timezone).where(accounts.c.id.in_(sorted(set(ids))))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    return {row[0]: row[1] for row in conn.execute(query)}
 
 
 def update_account(conn: Connection, account_id: str, **changes: str) -> Account | None:

@@ -38,6 +38,8 @@ class Store:
         self.engine = engine
         self.settings = settings
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # (account_id, bot_id) pairs known to be in the bots table; bots are never deleted.
+        self.known_bots: set[tuple[str, str]] = set()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

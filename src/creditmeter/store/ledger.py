@@ -1,21 +1,27 @@
-"""SQL for the ledger: writing events exactly once with their rollups, and summing them."""
+"""SQL for the ledger: writing events exactly once with their rollups, and summing them.
+
+The hot statements are written for the driver directly (one multi-row statement per table
+and batch, `unnest` arrays on PostgreSQL): SQLAlchemy's per-row parameter handling cost
+more than the database's own work.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, TextClause, and_, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
 from ..categories import CATEGORIES
-from .tables import usage_buckets, usage_events
+from ..days import day_number
 
 BUCKET_MS = 15 * 60 * 1000
 ALL_BOTS = ""  # the bot_id of account-wide rollup rows
+SQLITE_MAX_PARAMS = 32_000
 
 Sums = list[int]  # micro-credits per category, in CATEGORIES order
+Span = tuple[int, int, int]  # (index, lo, hi): the instants lo <= t < hi
 
 
 class Event(NamedTuple):
@@ -40,85 +46,138 @@ class Event(NamedTuple):
         return tuple(self[2:])
 
 
-def _insert(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+_EVENT_COLUMNS = "account_id, event_id, bot_id, category, credits, ts, conversation_id, metadata"
+_EVENT_TYPES = ("text", "text", "text", "smallint", "bigint", "bigint", "text", "text")
+_CATEGORY_COLUMNS = ", ".join(CATEGORIES)
+
+
+def _rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Runs `sql` on the transaction's own DBAPI cursor: plain tuples, no per-row wrapping."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall()) if cursor.description else []
+    finally:
+        cursor.close()
+
+
+def _is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _rows_sql(conn: Connection, width: int, count: int, types: Sequence[str]) -> str:
+    """`VALUES (?, ...), ...` for SQLite, or `SELECT * FROM unnest(%s::t[], ...)` for
+    PostgreSQL (one array per column, so the statement text never depends on `count`)."""
+    if _is_postgres(conn):
+        return "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")"
+    row = "(" + ", ".join("?" * width) + ")"
+    return "VALUES " + ", ".join([row] * count)
+
+
+def _params(conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
+    if _is_postgres(conn):
+        return tuple(list(column) for column in zip(*rows, strict=True))
+    return tuple(value for row in rows for value in row)
+
+
+def _chunks(rows: Sequence[Any], width: int) -> Iterable[Sequence[Any]]:
+    size = max(1, SQLITE_MAX_PARAMS // width)
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 def insert_new(conn: Connection, events: Sequence[Event]) -> set[tuple[str, str]]:
     """Inserts the events whose (account_id, event_id) is not stored yet; returns their keys.
 
     The primary key decides, inside this transaction: no look-up happens before the write.
+    Rows go in key order, so concurrent writers meet the same keys in the same order.
     """
-    if not events:
-        return set()
-    statement = (
-        _insert(conn)(usage_events)
-        .on_conflict_do_nothing()
-        .returning(usage_events.c.account_id, usage_events.c.event_id)
-    )
-    rows = [e._asdict() for e in sorted(events)]  # one lock order for concurrent writers
-    return {(row[0], row[1]) for row in conn.execute(statement, rows)}
+    inserted: set[tuple[str, str]] = set()
+    for chunk in _chunks(sorted(events), len(Event._fields)):
+        source = _rows_sql(conn, len(Event._fields), len(chunk), _EVENT_TYPES)
+        sql = (
+            f"INSERT INTO usage_events ({_EVENT_COLUMNS}) {source}"
+            " ON CONFLICT DO NOTHING RETURNING account_id, event_id"
+        )
+        inserted.update(_rows(conn, sql, _params(conn, chunk)))
+    return inserted
 
 
 def stored(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Event]:
     """The stored events with these keys."""
     wanted = sorted(set(keys))
     found: dict[tuple[str, str], Event] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        by_account: dict[str, list[str]] = defaultdict(list)
-        for account_id, event_id in chunk:
-            by_account[account_id].append(event_id)
-        condition = or_(
-            *(
-                and_(usage_events.c.account_id == a, usage_events.c.event_id.in_(ids))
-                for a, ids in by_account.items()
-            )
+    if _is_postgres(conn):
+        sql = (
+            f"SELECT {_EVENT_COLUMNS} FROM usage_events WHERE (account_id, event_id) IN"
+            " (SELECT * FROM unnest(%s::text[], %s::text[]))"
         )
-        for row in conn.execute(select(usage_events).where(condition)):
-            event = Event(*row)
-            found[event.key] = event
+        rows = _rows(conn, sql, _params(conn, wanted))
+        found.update((e.key, e) for e in map(Event._make, rows))
+        return found
+    by_account: dict[str, list[str]] = defaultdict(list)
+    for account_id, event_id in wanted:
+        by_account[account_id].append(event_id)
+    for account_id, event_ids in by_account.items():
+        for chunk in _chunks(event_ids, 1):
+            sql = (
+                f"SELECT {_EVENT_COLUMNS} FROM usage_events WHERE account_id = ?"
+                f" AND event_id IN ({', '.join('?' * len(chunk))})"
+            )
+            rows = _rows(conn, sql, (account_id, *chunk))
+            found.update((e.key, e) for e in map(Event._make, rows))
     return found
 
 
-def add_to_rollups(conn: Connection, events: Iterable[Event]) -> None:
-    """Adds events to their 15-minute buckets, per bot and account-wide."""
-    sums: dict[tuple[str, str, int], Sums] = {}
+def _upsert(conn: Connection, table: str, key: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Adds `rows` (key columns, then the eight categories) to `table`, creating rows as needed."""
+    if not rows:
+        return
+    additions = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in CATEGORIES)
+    width = len(rows[0])
+    types = ("text", "text", "bigint", *["bigint"] * len(CATEGORIES))
+    for chunk in _chunks(sorted(rows), width):
+        source = _rows_sql(conn, width, len(chunk), types)
+        sql = (
+            f"INSERT INTO {table} (account_id, bot_id, {key}, {_CATEGORY_COLUMNS}) {source}"
+            f" ON CONFLICT (account_id, bot_id, {key}) DO UPDATE SET {additions}"
+        )
+        _rows(conn, sql, _params(conn, chunk))
+
+
+def add_to_rollups(
+    conn: Connection, events: Iterable[Event], day_of: Callable[[str, int], int]
+) -> None:
+    """Adds events to their 15-minute buckets and to their days (`day_of(account_id, ts)`,
+    in the account's zone), per bot and account-wide."""
+    width = len(CATEGORIES)
+    buckets: dict[tuple[str, str, int], Sums] = {}
+    days: dict[tuple[str, str, int], Sums] = {}
     for event in events:
         bucket = event.ts - event.ts % BUCKET_MS
+        day = day_of(event.account_id, event.ts)
         for bot in (event.bot_id, ALL_BOTS):
-            row = sums.get((event.account_id, bot, bucket))
-            if row is None:
-                row = sums[(event.account_id, bot, bucket)] = [0] * len(CATEGORIES)
-            row[event.category] += event.credits
-    if not sums:
-        return
-    statement = _insert(conn)(usage_buckets)
-    statement = statement.on_conflict_do_update(
-        index_elements=["account_id", "bot_id", "bucket"],
-        set_={name: usage_buckets.c[name] + statement.excluded[name] for name in CATEGORIES},
-    )
-    rows = [
-        {"account_id": a, "bot_id": b, "bucket": t, **dict(zip(CATEGORIES, values, strict=True))}
-        for (a, b, t), values in sorted(sums.items())
-    ]
-    conn.execute(statement, rows)
+            for sums, key in (
+                (buckets, (event.account_id, bot, bucket)),
+                (days, (event.account_id, bot, day)),
+            ):
+                row = sums.get(key)
+                if row is None:
+                    row = sums[key] = [0] * width
+                row[event.category] += event.credits
+    _upsert(conn, "usage_buckets", "bucket", [(*k, *v) for k, v in buckets.items()])
+    _upsert(conn, "usage_days", "day", [(*k, *v) for k, v in days.items()])
 
 
-Span = tuple[int, int, int]  # (day index, lo, hi): instants lo <= t < hi belong to that day
+def _spans_cte(conn: Connection, spans: Sequence[Span]) -> tuple[str, tuple[Any, ...]]:
+    if _is_postgres(conn):
+        cte = "WITH d(i, lo, hi) AS (SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bigint[]))"
+        return cte, _params(conn, spans)
+    return f"WITH d(i, lo, hi) AS ({_rows_sql(conn, 3, len(spans), ())})", _params(conn, spans)
 
-_SUM_COLUMNS = ", ".join(f"SUM(b.{name})" for name in CATEGORIES)
 
-
-def _spans_cte(spans: Sequence[Span]) -> tuple[str, dict[str, object]]:
-    values = ", ".join(
-        f"(CAST(:i{n} AS INTEGER), CAST(:lo{n} AS BIGINT), CAST(:hi{n} AS BIGINT))"
-        for n in range(len(spans))
-    )
-    params: dict[str, object] = {}
-    for n, (i, lo, hi) in enumerate(spans):
-        params[f"i{n}"], params[f"lo{n}"], params[f"hi{n}"] = i, lo, hi
-    return f"WITH d(i, lo, hi) AS (VALUES {values})", params
+def _placeholder(conn: Connection) -> str:
+    return "%s" if _is_postgres(conn) else "?"
 
 
 def bucket_sums(
@@ -127,14 +186,15 @@ def bucket_sums(
     """Sums of the rollup buckets inside each span (its ends are bucket edges)."""
     if not spans:
         return {}
-    cte, params = _spans_cte(spans)
-    query: TextClause = text(
-        f"{cte} SELECT d.i, {_SUM_COLUMNS} FROM d JOIN usage_buckets b"
-        " ON b.account_id = :account AND b.bot_id = :bot AND b.bucket >= d.lo AND b.bucket < d.hi"
-        " GROUP BY d.i"
+    cte, params = _spans_cte(conn, spans)
+    p = _placeholder(conn)
+    sums = ", ".join(f"SUM(b.{c})" for c in CATEGORIES)
+    sql = (
+        f"{cte} SELECT d.i, {sums} FROM d JOIN usage_buckets b ON b.account_id = {p}"
+        f" AND b.bot_id = {p} AND b.bucket >= d.lo AND b.bucket < d.hi GROUP BY d.i"
     )
-    params.update(account=account_id, bot=ALL_BOTS if bot_id is None else bot_id)
-    return {row[0]: [int(v or 0) for v in row[1:]] for row in conn.execute(query, params)}
+    rows = _rows(conn, sql, (*params, account_id, bot_id or ALL_BOTS))
+    return {row[0]: [int(v or 0) for v in row[1:]] for row in rows}
 
 
 def raw_sums(
@@ -144,34 +204,131 @@ def raw_sums(
     cover a whole bucket."""
     if not spans:
         return {}
-    cte, params = _spans_cte(spans)
-    bot_filter = "" if bot_id is None else " AND e.bot_id = :bot"
-    query = text(
+    cte, params = _spans_cte(conn, spans)
+    p = _placeholder(conn)
+    bot_filter = "" if bot_id is None else f" AND e.bot_id = {p}"
+    sql = (
         f"{cte} SELECT d.i, e.category, SUM(e.credits) FROM d JOIN usage_events e"
-        f" ON e.account_id = :account AND e.ts >= d.lo AND e.ts < d.hi{bot_filter}"
+        f" ON e.account_id = {p} AND e.ts >= d.lo AND e.ts < d.hi{bot_filter}"
         " GROUP BY d.i, e.category"
     )
-    params["account"] = account_id
-    if bot_id is not None:
-        params["bot"] = bot_id
+    extra = (account_id,) if bot_id is None else (account_id, bot_id)
     result: dict[int, Sums] = {}
-    for i, category, total in conn.execute(query, params):
+    for i, category, total in _rows(conn, sql, (*params, *extra)):
         result.setdefault(i, [0] * len(CATEGORIES))[category] += int(total)
     return result
 
 
-def rollup_mismatches(conn: Connection, account_id: str) -> int:
-    """How many (bot, bucket) rollup rows differ from the raw events: 0 when consistent."""
-    rebuilt: dict[tuple[str, int], Sums] = {}
-    query = select(
-        usage_events.c.bot_id, usage_events.c.ts, usage_events.c.category, usage_events.c.credits
-    ).where(usage_events.c.account_id == account_id)
-    for bot, ts, category, credits in conn.execute(query):
-        bucket = ts - ts % BUCKET_MS
-        for key in ((bot, bucket), (ALL_BOTS, bucket)):
-            rebuilt.setdefault(key, [0] * len(CATEGORIES))[category] += credits
-    rows = conn.execute(select(usage_buckets).where(usage_buckets.c.account_id == account_id)).all()
-    stored_rows = {(row[1], row[2]): list(row[3:]) for row in rows}
-    keys = set(rebuilt) | set(stored_rows)
+def day_sums(
+    conn: Connection, account_id: str, bot_id: str | None, first: int, last: int
+) -> dict[int, Sums]:
+    """The daily rollups of days `first..last` (date ordinals in the account's zone)."""
+    p = _placeholder(conn)
+    sql = (
+        f"SELECT day, {_CATEGORY_COLUMNS} FROM usage_days WHERE account_id = {p}"
+        f" AND bot_id = {p} AND day >= {p} AND day <= {p}"
+    )
+    rows = _rows(conn, sql, (account_id, bot_id or ALL_BOTS, first, last))
+    return {row[0]: list(row[1:]) for row in rows}
+
+
+def rollup_range(conn: Connection, account_id: str) -> tuple[int, int] | None:
+    """The first and last bucket start holding any of the account's credits."""
+    p = _placeholder(conn)
+    sql = (
+        "SELECT MIN(bucket), MAX(bucket) FROM usage_buckets"
+        f" WHERE account_id = {p} AND bot_id = {p}"
+    )
+    first, last = _rows(conn, sql, (account_id, ALL_BOTS))[0]
+    return None if first is None else (int(first), int(last))
+
+
+def bots_with_usage(conn: Connection, account_id: str) -> list[str]:
+    p = _placeholder(conn)
+    sql = f"SELECT DISTINCT bot_id FROM usage_buckets WHERE account_id = {p} AND bot_id <> {p}"
+    return sorted(row[0] for row in _rows(conn, sql, (account_id, ALL_BOTS)))
+
+
+def replace_days(conn: Connection, account_id: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Replaces the account's daily rollups by `rows` ((account_id, bot_id, day, *sums))."""
+    p = _placeholder(conn)
+    _rows(conn, f"DELETE FROM usage_days WHERE account_id = {p}", (account_id,))
+    _upsert(conn, "usage_days", "day", rows)
+
+
+def rollup_mismatches(
+    conn: Connection, account_id: str, day_of: Callable[[int], int] | None = None
+) -> int:
+    """How many rollup rows (buckets, and days by `day_of`, by default the local date
+    ordinal in the account's zone) differ from the raw events: 0 when consistent."""
+    p = _placeholder(conn)
+    if day_of is None:
+        sql = f"SELECT timezone FROM accounts WHERE id = {p}"
+        tz_name = _rows(conn, sql, (account_id,))[0][0]
+
+        def day_of(ts: int) -> int:
+            return day_number(ts, tz_name)
+
     zero = [0] * len(CATEGORIES)
-    return sum(1 for k in keys if rebuilt.get(k, zero) != stored_rows.get(k, zero))
+    mismatches = 0
+    for table, key, of in (
+        ("usage_buckets", "bucket", lambda ts: ts - ts % BUCKET_MS),
+        ("usage_days", "day", day_of),
+    ):
+        rebuilt: dict[tuple[str, int], Sums] = {}
+        events = _rows(
+            conn,
+            f"SELECT bot_id, ts, category, credits FROM usage_events WHERE account_id = {p}",
+            (account_id,),
+        )
+        for bot, ts, category, credits in events:
+            for k in ((bot, of(ts)), (ALL_BOTS, of(ts))):
+                rebuilt.setdefault(k, list(zero))[category] += credits
+        rows = _rows(
+            conn,
+            f"SELECT bot_id, {key}, {_CATEGORY_COLUMNS} FROM {table} WHERE account_id = {p}",
+            (account_id,),
+        )
+        stored_rows = {(row[0], row[1]): list(row[2:]) for row in rows}
+        mismatches += sum(
+            1
+            for k in set(rebuilt) | set(stored_rows)
+            if rebuilt.get(k, zero) != stored_rows.get(k, zero)
+        )
+    return mismatches
+
+
+def bucket_sums_per_bot(
+    conn: Connection, account_id: str, spans: Sequence[Span]
+) -> dict[tuple[int, str], Sums]:
+    """Like bucket_sums, for every bot (and the account-wide rows) at once."""
+    result: dict[tuple[int, str], Sums] = {}
+    sums = ", ".join(f"SUM(b.{c})" for c in CATEGORIES)
+    for chunk in _chunks(spans, 3):
+        cte, params = _spans_cte(conn, chunk)
+        sql = (
+            f"{cte} SELECT d.i, b.bot_id, {sums} FROM d JOIN usage_buckets b"
+            f" ON b.account_id = {_placeholder(conn)} AND b.bucket >= d.lo AND b.bucket < d.hi"
+            " GROUP BY d.i, b.bot_id"
+        )
+        for row in _rows(conn, sql, (*params, account_id)):
+            result[(row[0], row[1])] = [int(v) for v in row[2:]]
+    return result
+
+
+def raw_sums_per_bot(
+    conn: Connection, account_id: str, spans: Sequence[Span]
+) -> dict[tuple[int, str], Sums]:
+    """Like raw_sums, for every bot and account-wide (bot ALL_BOTS) at once."""
+    result: dict[tuple[int, str], Sums] = {}
+    for chunk in _chunks(spans, 3):
+        cte, params = _spans_cte(conn, chunk)
+        sql = (
+            f"{cte} SELECT d.i, e.bot_id, e.category, SUM(e.credits) FROM d JOIN usage_events e"
+            f" ON e.account_id = {_placeholder(conn)} AND e.ts >= d.lo AND e.ts < d.hi"
+            " GROUP BY d.i, e.bot_id, e.category"
+        )
+        for i, bot, category, total in _rows(conn, sql, (*params, account_id)):
+            for key in ((i, bot), (i, ALL_BOTS)):
+                result.setdefault(key, [0] * len(CATEGORIES))[category] += int(total)
+    return result

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -78,5 +79,18 @@ usage_buckets = Table(
     Column("bucket", BigInteger, nullable=False),
     *(Column(name, BigInteger, nullable=False) for name in CATEGORIES),
     PrimaryKeyConstraint("account_id", "bot_id", "bucket"),
+    sqlite_with_rowid=False,
+)
+
+# Rollups per local day in the account's current time zone (day = date.toordinal()), per
+# bot and account-wide; rebuilt from usage_buckets when the account's zone changes.
+usage_days = Table(
+    "usage_days",
+    metadata,
+    Column("account_id", String(64), nullable=False),
+    Column("bot_id", String(64), nullable=False),
+    Column("day", Integer, nullable=False),
+    *(Column(name, BigInteger, nullable=False) for name in CATEGORIES),
+    PrimaryKeyConstraint("account_id", "bot_id", "day"),
     sqlite_with_rowid=False,
 )

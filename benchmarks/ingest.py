@@ -1,0 +1,157 @@
+"""Ingestion benchmark: HTTP batches of 1000 from 4 concurrent clients, vs raw sqlite3.
+
+    python -m benchmarks.ingest --events 2000000                       # SQLite, empty store
+    python -m benchmarks.ingest --events 2000000 --prefilled /tmp/bench10m.db
+    python -m benchmarks.ingest --events 2000000 --database-url postgresql://postgres@127.0.0.1/bench
+
+Prints events/s for all-new batches and for batches with 25% duplicates, the raw
+`sqlite3.executemany` baseline with the same rows and durability (WAL, synchronous=FULL,
+one transaction per 1000 rows), the ratio, the server's peak RSS, and bytes on disk per event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from creditmeter import accounts, keys
+from creditmeter.categories import CATEGORIES
+from creditmeter.clock import now_ms
+from creditmeter.settings import Settings
+from creditmeter.store import open_store
+
+from .generate import ACCOUNTS, account_id, account_zone
+from .servers import creditmeter
+
+BATCH = 1000
+CLIENTS = 4
+DAY_MS = 86_400_000
+
+
+def make_events(count: int, prefix: str, seed: int) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    now = now_ms()
+    return [
+        {
+            "id": f"{prefix}-{n:09d}",
+            "account_id": account_id(min(int(rng.paretovariate(1.2)) - 1, ACCOUNTS - 1)),
+            "bot_id": f"bot-{rng.randrange(20):03d}",
+            "category": CATEGORIES[rng.randrange(len(CATEGORIES))],
+            "credits": f"{rng.randrange(1, 5_000_000) / 1_000_000:.6f}",
+            "timestamp": now - rng.randrange(30 * DAY_MS),
+        }
+        for n in range(count)
+    ]
+
+
+def batches(events: list[dict[str, object]]) -> list[bytes]:
+    return [json.dumps({"events": events[i : i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
+
+
+async def post_all(base_url: str, token: str, bodies: list[bytes]) -> tuple[float, int, int]:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    accepted = duplicates = 0
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    async def client() -> None:
+        nonlocal accepted, duplicates
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                answer = await http.post("/v1/usage/events", content=body, headers=headers)
+                answer.raise_for_status()
+                accepted += answer.json()["accepted"]
+                duplicates += answer.json()["duplicates"]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return time.perf_counter() - started, accepted, duplicates
+
+
+def raw_sqlite_baseline(events: list[dict[str, object]], folder: Path) -> float:
+    """The same rows through sqlite3.executemany, WAL and synchronous=FULL, 1000 per commit."""
+    conn = sqlite3.connect(folder / "raw.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE usage_events (account_id TEXT, event_id TEXT, bot_id TEXT, category INTEGER,"
+        " credits INTEGER, ts INTEGER, conversation_id TEXT, metadata TEXT,"
+        " PRIMARY KEY (account_id, event_id)) WITHOUT ROWID"
+    )
+    conn.execute("CREATE INDEX ix_ts ON usage_events (account_id, ts)")
+    rows = [
+        (e["account_id"], e["id"], e["bot_id"], CATEGORIES.index(str(e["category"])),
+         round(float(str(e["credits"])) * 1_000_000), e["timestamp"], None, None)
+        for e in events
+    ]
+    started = time.perf_counter()
+    for i in range(0, len(rows), BATCH):
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO usage_events VALUES (?,?,?,?,?,?,?,?)", rows[i : i + BATCH])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return len(rows) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--database-url", help="default: a new SQLite file in a temporary folder")
+    parser.add_argument("--prefilled", type=Path, help="a SQLite store to copy and ingest into")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="cm-ingest-"))
+    try:
+        url = args.database_url or f"sqlite:///{folder / 'ledger.db'}"
+        if args.prefilled:
+            shutil.copy(args.prefilled, folder / "ledger.db")
+        store = open_store(Settings(database_url=url))
+        existing = {a.id for a in accounts.list_accounts(store=store)}
+        for i in range(ACCOUNTS):
+            if account_id(i) not in existing:
+                accounts.create_account(store=store, account_id=account_id(i), timezone=account_zone(i))
+        token = keys.create_key(store=store, scope="ingest").token
+        store.dispose()
+
+        tag = f"b{os.getpid()}"
+        fresh = make_events(args.events, f"{tag}-new", 1)
+        quarter = args.events // 4
+        mixed_new = make_events(args.events - quarter, f"{tag}-mix", 2)
+        mixed = fresh[:quarter] + mixed_new  # a quarter already stored
+        random.Random(5).shuffle(mixed)
+
+        with creditmeter(url) as server:
+            seconds, accepted, _ = asyncio.run(post_all(server.base_url, token, batches(fresh)))
+            new_rate = accepted / seconds
+            seconds, accepted2, dups = asyncio.run(post_all(server.base_url, token, batches(mixed)))
+            mixed_rate = (accepted2 + dups) / seconds
+            rss = server.peak_rss_kb / 1024
+        print(f"{url}: {accepted:,} new events at {new_rate:,.0f} events/s")
+        print(f"25% duplicates: {accepted2:,} new + {dups:,} duplicates at {mixed_rate:,.0f} events/s "
+              f"({mixed_rate / new_rate:.2f} x all-new)")
+        print(f"server peak RSS {rss:.0f} MB")
+        if url.startswith("sqlite"):
+            size = sum(p.stat().st_size for p in folder.glob("ledger.db*"))
+            if not args.prefilled:
+                print(f"disk: {size / (accepted + accepted2):.0f} bytes per stored event, rollups included")
+            raw = raw_sqlite_baseline(fresh, folder)
+            print(f"raw sqlite3.executemany: {raw:,.0f} events/s; creditmeter = {new_rate / raw:.2f} x raw")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Drive wrk (Debian's package) against loopback and read its figures."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def run(url: str, *, connections: int = 32, seconds: int = 15, headers: dict[str, str] | None = None,
+        lua: str | None = None) -> WrkResult:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    with tempfile.TemporaryDirectory() as folder:
+        if lua is not None:
+            script = Path(folder) / "script.lua"
+            script.write_text(lua)
+            command += ["-s", str(script)]
+        output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    return WrkResult(rps, p50, p99, int(bad.group(1)) if bad else 0)
+
+
+def rotating_requests(requests: list[tuple[str, str]]) -> str:
+    """A wrk script that cycles through (path, bearer key) pairs."""
+    rows = ",\n".join(f'{{"{path}", "{key}"}}' for path, key in requests)
+    return f"""
+local requests = {{
+{rows}
+}}
+local i = 0
+request = function()
+  i = i % #requests + 1
+  local r = requests[i]
+  return wrk.format("GET", r[1], {{["Authorization"] = "Bearer " .. r[2]}})
+end
+"""

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from .categories import CATEGORIES
-from .days import Day, count_days, day_start_ms, days_between, zone
+from .days import Day, day_start_ms, days_between, naive_day_count, zone
 from .errors import InvalidInput
 from .store import Store
 from .store.ledger import (
@@ -59,15 +59,19 @@ class Window:
     account_tz: str  # the account's own zone: its whole days are read from daily rollups
 
 
-def check_range(window: Window, max_days: int) -> int:
-    """The number of local days the window touches; InvalidInput past `max_days`."""
+def window_days(window: Window, max_days: int) -> list[Day]:
+    """The local days the window touches; InvalidInput when it is reversed or touches more
+    than `max_days`."""
     if window.end_ms < window.start_ms:
         raise InvalidInput("end_time: must not be before start_time")
-    days = count_days(window.start_ms, window.end_ms, window.tz)
-    if days > max_days:
+    # A very long range is refused before its days are listed (a clock set back across
+    # midnight moves a count by at most one day at either end).
+    count = naive_day_count(window.start_ms, window.end_ms, window.tz)
+    days = days_between(window.start_ms, window.end_ms, window.tz) if count <= max_days + 2 else []
+    if count > max_days + 2 or len(days) > max_days:
         raise InvalidInput(
-            f"start_time, end_time: the range touches {days} calendar days in {window.tz.key}; "
-            f"at most {max_days} are allowed, so split it into several requests"
+            f"start_time, end_time: the range touches {len(days) or count} calendar days in "
+            f"{window.tz.key}; at most {max_days} are allowed, so split it into several requests"
         )
     return days
 
@@ -130,8 +134,7 @@ def bill_page(
     *, store: Store, window: Window, page: int, page_size: int
 ) -> tuple[list[DayBill], int]:
     """One page of day rows and the number of days in the whole window."""
-    check_range(window, PAGE_MAX_DAYS)
-    days = days_between(window.start_ms, window.end_ms, window.tz)
+    days = window_days(window, PAGE_MAX_DAYS)
     wanted = days[(page - 1) * page_size : page * page_size]
     if not wanted:
         return [], len(days)
@@ -141,8 +144,7 @@ def bill_page(
 
 def bill_total(*, store: Store, window: Window) -> tuple[date, date, Sums]:
     """The first and last local day of the window and its credits per category."""
-    check_range(window, TOTAL_MAX_DAYS)
-    days = days_between(window.start_ms, window.end_ms, window.tz)
+    days = window_days(window, TOTAL_MAX_DAYS)
     if window.tz.key != window.account_tz:
         # No daily rollups in this zone: one span over the whole window instead.
         days_to_sum = [Day(days[0].date, ((window.start_ms, window.end_ms + 1),))]

@@ -63,20 +63,21 @@ def _offset_ms(ms: int, tz: ZoneInfo) -> int:
     return (from_ms(ms).astimezone(tz).utcoffset() or timedelta()) // MS
 
 
-def _date_changes(day: date, tz: ZoneInfo) -> list[int]:
+@lru_cache(maxsize=1 << 16)  # dates and zones repeat from one report to the next
+def _date_changes(day: date, tz: ZoneInfo) -> tuple[int, ...]:
     """The instants around the local midnight that begins `day` where the local date may
     change: the midnight itself and, where a transition skips it or makes it happen twice,
     both readings of it and the transition between them."""
     midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
     first, second = to_ms(midnight), to_ms(midnight.replace(fold=1))
     if first == second:
-        return [first]
+        return (first,)
     lo, hi = min(first, second), max(first, second)
     before = _offset_ms(lo, tz)
     while hi - lo > 1:  # the transition is the first instant in (lo, hi] with another offset
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if _offset_ms(mid, tz) == before else (lo, mid)
-    return [first, second, hi]
+    return (first, second, hi)
 
 
 def day_start_ms(day: date, tz: ZoneInfo) -> int:
@@ -141,10 +142,16 @@ def days_between(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[Day]:
 
 def count_days(start_ms: int, end_ms: int, tz: ZoneInfo) -> int:
     """len(days_between(...)), without listing the days of a very long range."""
-    naive = (local_date(end_ms, tz) - local_date(start_ms, tz)).days + 1
+    naive = naive_day_count(start_ms, end_ms, tz)
     if naive > 1000:  # far past any limit; a clock set back moves either end by a day at most
         return naive
     return len(days_between(start_ms, end_ms, tz))
+
+
+def naive_day_count(start_ms: int, end_ms: int, tz: ZoneInfo) -> int:
+    """Days from the local date of start to that of end; off by at most one at either end
+    where a clock is set back across midnight."""
+    return (local_date(end_ms, tz) - local_date(start_ms, tz)).days + 1
 
 
 _RFC3339 = re.compile(

@@ -10,6 +10,7 @@ import string
 import zlib
 from dataclasses import dataclass
 
+from .cache import GenerationCache
 from .clock import now_ms
 from .errors import InvalidInput, NotFound, Unauthorized
 from .store import Store
@@ -96,15 +97,27 @@ def parse_token(token: str) -> str | None:
     return match.group(2)
 
 
-def authenticate(*, store: Store, token: str) -> KeyRecord:
-    """The live key this token is; Unauthorized (one message for every reason) otherwise."""
+KeyCache = GenerationCache[str, KeyRecord]  # token hash -> key; see authenticate
+
+
+def authenticate(*, store: Store, token: str, cache: KeyCache | None = None) -> KeyRecord:
+    """The live key this token is; Unauthorized (one message for every reason) otherwise.
+
+    With a cache, a key read once is reused while nothing is committed anywhere: a
+    revocation is a commit, so it fails the very next request in every process."""
     key_id = parse_token(token)
     if key_id is None:
         raise Unauthorized()
-    with store.read() as conn:
-        record = sql.get_key(conn, key_id)
-    if record is None or not hmac.compare_digest(record.secret_hash, hash_token(token)):
-        raise Unauthorized()
+    digest = hash_token(token)
+    generation = store.generation() if cache is not None else None
+    record = cache.get(digest, generation) if cache is not None else None
+    if record is None:
+        with store.read() as conn:
+            record = sql.get_key(conn, key_id)
+        if record is None or not hmac.compare_digest(record.secret_hash, digest):
+            raise Unauthorized()
+        if cache is not None:
+            cache.put(digest, generation, record)
     if not is_live(record, now_ms()):
         raise Unauthorized()
     return record

@@ -43,10 +43,10 @@ from tests.http.support import (
     [
         ({"end_time": "1735660799999"}, ["start_time", "required"]),
         ({"start_time": "1732982400000"}, ["end_time", "required"]),
-        ({**DECEMBER, "page": "0"}, ["page", "greater than or equal to 1"]),
+        ({**DECEMBER, "page": "0"}, ["page", "integer from 1"]),
         ({**DECEMBER, "page": "two"}, ["page", "integer"]),
-        ({**DECEMBER, "page_size": "0"}, ["page_size", "greater than or equal to 1"]),
-        ({**DECEMBER, "page_size": "101"}, ["page_size", "less than or equal to 100"]),
+        ({**DECEMBER, "page_size": "0"}, ["page_size", "from 1 to 100"]),
+        ({**DECEMBER, "page_size": "101"}, ["page_size", "from 1 to 100"]),
         ({**DECEMBER, "start_time": "yesterday"}, ["start_time", "RFC 3339", "milliseconds"]),
         ({**DECEMBER, "end_time": "1.5e12"}, ["end_time"]),
         (

@@ -11,6 +11,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
+from ..cache import GenerationCache
+from ..keys import KeyCache
 from ..settings import Settings
 from ..store import Store, open_store
 from . import errors
@@ -55,6 +57,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.metrics = Metrics()
     app.state.read_limiter = RateLimiter(settings.read_rate_limit)
     app.state.platform_limiter = RateLimiter(settings.platform_rate_limit)
+    app.state.key_cache = KeyCache()
+    app.state.page_cache = GenerationCache[Any, Any](1024)
+    app.state.account_cache = GenerationCache[str, Any](4096)
 
     errors.install(app, settings.retry_after_seconds)
     for router in (bill_router, ingest_router, admin_router, ops_router):

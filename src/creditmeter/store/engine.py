@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +33,25 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+class ChangeWatch:
+    """Tells whether anything was committed to a SQLite file since the last look, by any
+    connection of any process: SQLite's `PRAGMA data_version`, on a connection of its own
+    that never writes. Caches keyed by `generation()` can never serve data older than the
+    last commit that finished before the look."""
+
+    def __init__(self, path: str):
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+
+    def generation(self) -> int:
+        with self._lock:
+            row = self._conn.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class Store:
     """An engine and the two ways to use it: a read snapshot and a write transaction."""
 
@@ -38,6 +59,12 @@ class Store:
         self.engine = engine
         self.settings = settings
         self.is_sqlite = engine.dialect.name == "sqlite"
+        database = engine.url.database
+        self._watch = (
+            ChangeWatch(database)
+            if self.is_sqlite and database and database != ":memory:"
+            else None
+        )
         # (account_id, bot_id) pairs known to be in the bots table; bots are never deleted.
         self.known_bots: set[tuple[str, str]] = set()
 
@@ -57,6 +84,11 @@ class Store:
             with conn.begin():
                 yield conn
 
+    def generation(self) -> int | None:
+        """A number that changes whenever anything is committed, or None when the store
+        offers no cheap way to tell (PostgreSQL): then nothing may be cached."""
+        return None if self._watch is None else self._watch.generation()
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as conn:
@@ -66,6 +98,8 @@ class Store:
         return True
 
     def dispose(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
         self.engine.dispose()
 
 

@@ -55,7 +55,10 @@ def events(total: int, last_day: date, seed: int = 7) -> Iterator[Event]:
         per_account = round(weights[i] * scale)
         tz = zone(account_zone(i))
         burst = {rng.randrange(DAYS) for _ in range(8)}
-        day_weights = [(5 if d in burst else 1) * (0.4 if (first_day + timedelta(d)).weekday() >= 5 else 1) for d in range(DAYS)]
+        day_weights = [
+            (5 if d in burst else 1) * (0.4 if (first_day + timedelta(d)).weekday() >= 5 else 1)
+            for d in range(DAYS)
+        ]
         per_day_scale = per_account / sum(day_weights)
         for d in range(DAYS):
             day = first_day + timedelta(days=d)
@@ -66,8 +69,14 @@ def events(total: int, last_day: date, seed: int = 7) -> Iterator[Event]:
             for k in range(n):
                 counter += 1
                 event = Event(
-                    account_id(i), f"e{counter:09d}", f"bot-{rng.randrange(bots_of(i)):03d}",
-                    cats[k], rng.randrange(1, 5_000_000), start + rng.randrange(length), None, None,
+                    account_id(i),
+                    f"e{counter:09d}",
+                    f"bot-{rng.randrange(bots_of(i)):03d}",
+                    cats[k],
+                    rng.randrange(1, 5_000_000),
+                    start + rng.randrange(length),
+                    None,
+                    None,
                 )
                 if rng.random() < 0.02:
                     late.append(event)

@@ -55,7 +55,9 @@ def make_events(count: int, prefix: str, seed: int) -> list[dict[str, object]]:
 
 
 def batches(events: list[dict[str, object]]) -> list[bytes]:
-    return [json.dumps({"events": events[i : i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
+    return [
+        json.dumps({"events": events[i : i + BATCH]}).encode() for i in range(0, len(events), BATCH)
+    ]
 
 
 async def post_all(base_url: str, token: str, bodies: list[bytes]) -> tuple[float, int, int]:
@@ -92,8 +94,16 @@ def raw_sqlite_baseline(events: list[dict[str, object]], folder: Path) -> float:
     )
     conn.execute("CREATE INDEX ix_ts ON usage_events (account_id, ts)")
     rows = [
-        (e["account_id"], e["id"], e["bot_id"], CATEGORIES.index(str(e["category"])),
-         round(float(str(e["credits"])) * 1_000_000), e["timestamp"], None, None)
+        (
+            e["account_id"],
+            e["id"],
+            e["bot_id"],
+            CATEGORIES.index(str(e["category"])),
+            round(float(str(e["credits"])) * 1_000_000),
+            e["timestamp"],
+            None,
+            None,
+        )
         for e in events
     ]
     started = time.perf_counter()
@@ -122,7 +132,9 @@ def main() -> None:
         existing = {a.id for a in accounts.list_accounts(store=store)}
         for i in range(ACCOUNTS):
             if account_id(i) not in existing:
-                accounts.create_account(store=store, account_id=account_id(i), timezone=account_zone(i))
+                accounts.create_account(
+                    store=store, account_id=account_id(i), timezone=account_zone(i)
+                )
         token = keys.create_key(store=store, scope="ingest").token
         store.dispose()
 
@@ -140,15 +152,19 @@ def main() -> None:
             mixed_rate = (accepted2 + dups) / seconds
             rss = server.peak_rss_kb / 1024
         print(f"{url}: {accepted:,} new events at {new_rate:,.0f} events/s")
-        print(f"25% duplicates: {accepted2:,} new + {dups:,} duplicates at {mixed_rate:,.0f} events/s "
-              f"({mixed_rate / new_rate:.2f} x all-new)")
+        print(
+            f"25% duplicates: {accepted2:,} new + {dups:,} duplicates at "
+            f"{mixed_rate:,.0f} events/s ({mixed_rate / new_rate:.2f} x all-new)"
+        )
         print(f"server peak RSS {rss:.0f} MB")
         if url.startswith("sqlite"):
             size = sum(p.stat().st_size for p in folder.glob("ledger.db*"))
             if not args.prefilled:
-                print(f"disk: {size / (accepted + accepted2):.0f} bytes per stored event, rollups included")
+                per_event = size / (accepted + accepted2)
+                print(f"disk: {per_event:.0f} bytes per stored event, rollups included")
             raw = raw_sqlite_baseline(fresh, folder)
-            print(f"raw sqlite3.executemany: {raw:,.0f} events/s; creditmeter = {new_rate / raw:.2f} x raw")
+            print(f"raw sqlite3.executemany: {raw:,.0f} events/s")
+            print(f"creditmeter = {new_rate / raw:.2f} x raw sqlite3")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -44,7 +44,10 @@ def main() -> None:
     last = date.today() - timedelta(days=1)
     for url in args.database_url:
         store = open_store(Settings(database_url=url))
-        tokens = {i: keys.create_key(store=store, scope="read", account_id=account_id(i)).token for i in range(10)}
+        tokens = {
+            i: keys.create_key(store=store, scope="read", account_id=account_id(i)).token
+            for i in range(10)
+        }
         store.dispose()
         start, end = _window(0, last - timedelta(days=89))
         same = f"/v1/account/bill/page?page=1&page_size=90&start_time={start}&end_time={end}"
@@ -53,17 +56,33 @@ def main() -> None:
             i = rng.randrange(10)
             s, e = _window(i, last - timedelta(days=rng.randrange(90, 395)))
             s += rng.randrange(86_400_000)  # partial first day
-            varied.append((f"/v1/account/bill/page?page=1&page_size=90&start_time={s}&end_time={e}", tokens[i]))
+            varied.append(
+                (
+                    f"/v1/account/bill/page?page=1&page_size=90&start_time={s}&end_time={e}",
+                    tokens[i],
+                )
+            )
         with creditmeter(url) as server:
-            polling = wrk.run(server.base_url + same, connections=args.connections, seconds=args.seconds,
-                              headers={"Authorization": f"Bearer {tokens[0]}"})
-            moving = wrk.run(server.base_url + "/", connections=args.connections, seconds=args.seconds,
-                             lua=wrk.rotating_requests(varied))
+            polling = wrk.run(
+                server.base_url + same,
+                connections=args.connections,
+                seconds=args.seconds,
+                headers={"Authorization": f"Bearer {tokens[0]}"},
+            )
+            moving = wrk.run(
+                server.base_url + "/",
+                connections=args.connections,
+                seconds=args.seconds,
+                lua=wrk.rotating_requests(varied),
+            )
             rss = server.peak_rss_kb / 1024
         for name, result in (("same report", polling), ("1,000 windows", moving)):
             ratio = result.requests_per_second / baseline.requests_per_second
-            print(f"{url}  {name}: {result.requests_per_second:,.0f} req/s = {ratio:.2f} x hello-world, "
-                  f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, non-2xx {result.non_2xx}")
+            print(
+                f"{url}  {name}: {result.requests_per_second:,.0f} req/s "
+                f"= {ratio:.2f} x hello-world, "
+                f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, non-2xx {result.non_2xx}"
+            )
         print(f"{url}  peak RSS {rss:.0f} MB")
 
 

@@ -80,7 +80,9 @@ class Server:
 
 
 @contextmanager
-def creditmeter(database_url: str, *, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Server]:
+def creditmeter(
+    database_url: str, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     port = free_port()
     environment = {
         **os.environ,
@@ -105,8 +107,19 @@ def creditmeter(database_url: str, *, workers: int = 1, env: dict[str, str] | No
 def hello_world() -> Iterator[Server]:
     port = free_port()
     process = subprocess.Popen(
-        [str(VENV_BIN / "uvicorn"), "benchmarks.hello:app", "--port", str(port),
-         "--http", "httptools", "--loop", "uvloop", "--log-level", "warning", "--no-access-log"],
+        [
+            str(VENV_BIN / "uvicorn"),
+            "benchmarks.hello:app",
+            "--port",
+            str(port),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
     )
     server = Server(process, f"http://127.0.0.1:{port}")
     try:

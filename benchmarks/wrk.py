@@ -23,8 +23,14 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
-def run(url: str, *, connections: int = 32, seconds: int = 15, headers: dict[str, str] | None = None,
-        lua: str | None = None) -> WrkResult:
+def run(
+    url: str,
+    *,
+    connections: int = 32,
+    seconds: int = 15,
+    headers: dict[str, str] | None = None,
+    lua: str | None = None,
+) -> WrkResult:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is missing: apt-get install wrk")

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from creditmeter.money import MAX_CREDITS_MICRO, MICRO, format_credits, parse_credits
+from creditmeter.money import (
+    MAX_CREDITS_MICRO,
+    MICRO,
+    format_credits,
+    format_credits_exactly,
+    parse_credits,
+)
 
 CANONICAL = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]{0,5}[1-9])?")
 micros = st.integers(0, MAX_CREDITS_MICRO)
@@ -144,3 +150,16 @@ def test_sums_are_exact(values: list[int]) -> None:
     assert Decimal(format_credits(total)) == sum(
         (Decimal(format_credits(v)) for v in values), Decimal(0)
     )
+
+
+@given(st.integers(min_value=0, max_value=10**19))
+def test_fast_formatting_equals_integer_formatting(micro: int) -> None:
+    assert format_credits(micro) == format_credits_exactly(micro)
+
+
+@pytest.mark.parametrize(
+    "micro", [99, 100, 101, 10**15 - 1, 10**15, 10**15 + 1, 123_456_789_012_345]
+)
+def test_fast_formatting_at_its_edges(micro: int) -> None:
+    assert format_credits(micro) == format_credits_exactly(micro)
+    assert Decimal(format_credits(micro)) == Decimal(micro) / 1_000_000

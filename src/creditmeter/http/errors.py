@@ -90,9 +90,16 @@ def install(app: FastAPI, retry_after: int) -> None:
         return error_response(InvalidInput(f"{first['field']}: {first['message']}", errors=details))
 
     async def on_store_down(request: Request, error: Exception) -> JSONResponse:
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.store_error(type(error).__name__)
         log.warning(
             "store unavailable",
-            extra={"request_id": _request_id(request), "error": type(error).__name__},
+            # The driver's own message ("database is locked"), without SQL or parameters.
+            extra={
+                "request_id": _request_id(request),
+                "error": f"{type(error).__name__}: {getattr(error, 'orig', None) or error}",
+            },
         )
         return error_response(
             StoreUnavailable(

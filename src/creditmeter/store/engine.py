@@ -65,6 +65,7 @@ class Store:
             if self.is_sqlite and database and database != ":memory:"
             else None
         )
+        self._write_lock = threading.Lock()
         # (account_id, bot_id) pairs known to be in the bots table; bots are never deleted.
         self.known_bots: set[tuple[str, str]] = set()
 
@@ -77,10 +78,17 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction; on SQLite it takes the write lock first (BEGIN IMMEDIATE),
-        so a busy database waits up to the busy timeout instead of failing mid-way."""
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        so a busy database waits up to the busy timeout instead of failing mid-way.
+
+        SQLite's busy handler polls rather than queues, so under steady contention one
+        writer could lose for seconds; writers of this process therefore queue on a lock
+        of their own first, and only one of them at a time contends with other processes."""
+        if not self.is_sqlite:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn
 

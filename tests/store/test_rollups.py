@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -81,7 +81,7 @@ def day_of(zone: str) -> Callable[[int], int]:
     return lambda ts: (EPOCH + timedelta(milliseconds=ts)).astimezone(tz).date().toordinal()
 
 
-@ORACLE
+@settings(ORACLE, max_examples=50)
 @given(
     drawn=stored_events(),
     plan=batch_plans,
@@ -174,7 +174,7 @@ def zone_changes(draw: st.DrawFn) -> tuple[date, list[str], list[str]]:
     return focus, zone_lists[0], zone_lists[1]
 
 
-@ORACLE
+@settings(ORACLE, max_examples=20)
 @given(plan=zone_changes(), data=st.data())
 def test_reports_stay_exact_when_the_account_time_zone_changes(
     client: TestClient,

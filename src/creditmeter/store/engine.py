@@ -138,7 +138,9 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
             "check_same_thread": False,
         },
         # One shared connection for an in-memory store (each would be its own database).
-        **({"poolclass": StaticPool} if in_memory else {"pool_size": 8, "max_overflow": 24}),
+        # Writers queue on a lock and SQLite reads run in the event loop: few connections
+        # are ever busy at once, and each holds its own cache of prepared statements.
+        **({"poolclass": StaticPool} if in_memory else {"pool_size": 4, "max_overflow": 12}),
     )
 
     @event.listens_for(engine, "connect")

@@ -80,10 +80,20 @@ def _params(conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
     return tuple(value for row in rows for value in row)
 
 
-def _chunks(rows: Sequence[Any], width: int) -> Iterable[Sequence[Any]]:
-    size = max(1, SQLITE_MAX_PARAMS // width)
-    for start in range(0, len(rows), size):
+def _chunks(conn: Connection, rows: Sequence[Any], width: int) -> Iterable[Sequence[Any]]:
+    """Rows cut for multi-row statements. PostgreSQL takes them whole (unnest arrays); on
+    SQLite, chunks of power-of-two sizes within its parameter limit, so that few distinct
+    statements exist: each connection caches its prepared statements, and a prepared
+    1000-row VALUES is large (one per batch size made the server grow past 400 MB)."""
+    if _is_postgres(conn):
+        yield rows
+        return
+    limit = max(1, SQLITE_MAX_PARAMS // width)
+    start = 0
+    while start < len(rows):
+        size = min(limit, 1 << ((len(rows) - start).bit_length() - 1))
         yield rows[start : start + size]
+        start += size
 
 
 def insert_new(conn: Connection, events: Sequence[Event]) -> set[tuple[str, str]]:
@@ -93,7 +103,7 @@ def insert_new(conn: Connection, events: Sequence[Event]) -> set[tuple[str, str]
     Rows go in key order, so concurrent writers meet the same keys in the same order.
     """
     inserted: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted(events), len(Event._fields)):
+    for chunk in _chunks(conn, sorted(events), len(Event._fields)):
         source = _rows_sql(conn, len(Event._fields), len(chunk), _EVENT_TYPES)
         sql = (
             f"INSERT INTO usage_events ({_EVENT_COLUMNS}) {source}"
@@ -119,7 +129,7 @@ def stored(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str,
     for account_id, event_id in wanted:
         by_account[account_id].append(event_id)
     for account_id, event_ids in by_account.items():
-        for chunk in _chunks(event_ids, 1):
+        for chunk in _chunks(conn, event_ids, 1):
             sql = (
                 f"SELECT {_EVENT_COLUMNS} FROM usage_events WHERE account_id = ?"
                 f" AND event_id IN ({', '.join('?' * len(chunk))})"
@@ -136,7 +146,7 @@ def _upsert(conn: Connection, table: str, key: str, rows: Sequence[Sequence[Any]
     additions = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in CATEGORIES)
     width = len(rows[0])
     types = ("text", "text", "bigint", *["bigint"] * len(CATEGORIES))
-    for chunk in _chunks(sorted(rows), width):
+    for chunk in _chunks(conn, sorted(rows), width):
         source = _rows_sql(conn, width, len(chunk), types)
         sql = (
             f"INSERT INTO {table} (account_id, bot_id, {key}, {_CATEGORY_COLUMNS}) {source}"
@@ -173,7 +183,9 @@ def _spans_cte(conn: Connection, spans: Sequence[Span]) -> tuple[str, tuple[Any,
     if _is_postgres(conn):
         cte = "WITH d(i, lo, hi) AS (SELECT * FROM unnest(%s::int[], %s::bigint[], %s::bigint[]))"
         return cte, _params(conn, spans)
-    return f"WITH d(i, lo, hi) AS ({_rows_sql(conn, 3, len(spans), ())})", _params(conn, spans)
+    # Padded to a power of two with empty spans, so reports reuse a few prepared statements.
+    padded = [*spans, *[(-1, 0, 0)] * ((1 << (len(spans) - 1).bit_length()) - len(spans))]
+    return f"WITH d(i, lo, hi) AS ({_rows_sql(conn, 3, len(padded), ())})", _params(conn, padded)
 
 
 def _placeholder(conn: Connection) -> str:
@@ -304,7 +316,7 @@ def bucket_sums_per_bot(
     """Like bucket_sums, for every bot (and the account-wide rows) at once."""
     result: dict[tuple[int, str], Sums] = {}
     sums = ", ".join(f"SUM(b.{c})" for c in CATEGORIES)
-    for chunk in _chunks(spans, 3):
+    for chunk in _chunks(conn, spans, 3):
         cte, params = _spans_cte(conn, chunk)
         sql = (
             f"{cte} SELECT d.i, b.bot_id, {sums} FROM d JOIN usage_buckets b"
@@ -321,7 +333,7 @@ def raw_sums_per_bot(
 ) -> dict[tuple[int, str], Sums]:
     """Like raw_sums, for every bot and account-wide (bot ALL_BOTS) at once."""
     result: dict[tuple[int, str], Sums] = {}
-    for chunk in _chunks(spans, 3):
+    for chunk in _chunks(conn, spans, 3):
         cte, params = _spans_cte(conn, chunk)
         sql = (
             f"{cte} SELECT d.i, e.bot_id, e.category, SUM(e.credits) FROM d JOIN usage_events e"

@@ -85,6 +85,8 @@ def _chunks(conn: Connection, rows: Sequence[Any], width: int) -> Iterable[Seque
     SQLite, chunks of power-of-two sizes within its parameter limit, so that few distinct
     statements exist: each connection caches its prepared statements, and a prepared
     1000-row VALUES is large (one per batch size made the server grow past 400 MB)."""
+    if not rows:
+        return
     if _is_postgres(conn):
         yield rows
         return

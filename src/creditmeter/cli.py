@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from . import accounts, demo, keys
+from . import accounts, demo, keys, portal
 from .bills import Window, bill_page
 from .categories import CATEGORIES
 from .clock import now_ms
@@ -105,20 +105,23 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 @click.pass_context
 @_friendly
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
-    """Run the API, /docs, /openapi.json, /healthz, /readyz and /metrics."""
-    import uvicorn
+    """Run the API, the dashboard, /docs, /openapi.json, /healthz, /readyz and /metrics.
 
-    _store(ctx)  # migrate once, before any worker starts
-    uvicorn.run(
-        "creditmeter.http.app:factory",
-        factory=True,
+    With --workers N, N processes share the port. SIGTERM stops accepting connections at
+    once and answers every request in flight before exiting."""
+    from .logs import configure_logging
+    from .serving import serve as run_server
+
+    settings: Settings = ctx.obj["settings"]
+    configure_logging(settings)
+    open_store(settings).dispose()  # migrate once, before any worker starts
+    status = run_server(
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=30,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
     )
+    sys.exit(status)
 
 
 @main.group()
@@ -296,6 +299,8 @@ def demo_command(ctx: click.Context) -> None:
     click.echo(f"read key: {new.token}\n")
     click.echo("Start the service (creditmeter serve), then:\n")
     click.echo(demo.curl_command(settings.public_url.rstrip("/"), new.token, today))
+    link = portal.dashboard_url(settings.public_url, new.token, range="last90")
+    click.echo(f"\nOr open the dashboard, signed in on the last 90 days:\n{link}")
 
 
 @main.command("import")
@@ -314,6 +319,19 @@ def import_command(ctx: click.Context, file: Path, fmt: str | None) -> None:
         path=file,
         fmt=fmt or ("csv" if file.suffix.lower() == ".csv" else "jsonl"),
     )
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+@click.pass_context
+@_friendly
+def backup_command(ctx: click.Context, path: Path, force: bool) -> None:
+    """Copy the SQLite store to PATH, consistent even while it serves (restore: docs/deploy.md)."""
+    from .store.backup import backup_sqlite
+
+    size = backup_sqlite(settings=ctx.obj["settings"], destination=path, overwrite=force)
+    click.echo(f"backed up the store to {path} ({size} bytes)")
 
 
 @main.command("report")

@@ -131,7 +131,11 @@ def parse_event(raw: Any, now: int) -> Event:
     ):
         raise _FieldError("id", "must be 1-128 printable ASCII characters without spaces")
     category = raw["category"]
-    if isinstance(category, JsonNumber) or category not in CATEGORY_INDEX:
+    if (  # the str check first: an object or a list is unhashable (a 400, not a 500)
+        not isinstance(category, str)
+        or isinstance(category, JsonNumber)
+        or category not in CATEGORY_INDEX
+    ):
         raise _FieldError("category", f"must be one of {', '.join(CATEGORIES)}")
     return Event(
         account_id=_slug("account_id", raw["account_id"]),

@@ -56,14 +56,22 @@ def create_key(
     bot_id: str | None = None,
     name: str | None = None,
     expires_in_days: float | None = None,
+    expires_in_ms: int | None = None,
 ) -> NewKey:
-    """A read key for `account_id` (optionally bound to `bot_id`), or a platform key."""
+    """A read key for `account_id` (optionally bound to `bot_id`), or a platform key.
+    `expires_in_ms` is for short-lived keys (portal links), exact to the millisecond."""
     if scope not in SCOPES:
         raise InvalidInput(f"scope: must be one of {', '.join(SCOPES)}")
     if (scope == "read") != (account_id is not None):
         raise InvalidInput("account_id: read keys belong to an account; platform keys do not")
     if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
         raise InvalidInput(f"expires_in_days: must be > 0 and at most {MAX_EXPIRY_DAYS}")
+    if expires_in_ms is not None and expires_in_days is not None:
+        raise InvalidInput("give expires_in_days or expires_in_ms, not both")
+    if expires_in_ms is not None and not 0 < expires_in_ms <= MAX_EXPIRY_DAYS * DAY_MS:
+        raise InvalidInput(f"expires_in_ms: must be > 0 and at most {MAX_EXPIRY_DAYS * DAY_MS}")
+    if expires_in_days is not None:
+        expires_in_ms = int(expires_in_days * DAY_MS)
     key_id = _random(12)
     body = f"{PREFIXES[scope]}_{key_id}_{_random(_SECRET_CHARS)}"
     token = body + _checksum(body)
@@ -76,7 +84,7 @@ def create_key(
         bot_id=bot_id,
         name=name,
         created_at=created,
-        expires_at=None if expires_in_days is None else created + int(expires_in_days * DAY_MS),
+        expires_at=None if expires_in_ms is None else created + expires_in_ms,
         revoked_at=None,
     )
     with store.write() as conn:

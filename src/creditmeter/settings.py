@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(
         1, ge=1, description="The `Retry-After` value sent with 503 answers."
     )
+    shutdown_timeout_seconds: int = Field(
+        30,
+        ge=1,
+        description="On SIGTERM `serve` stops accepting connections at once and waits up to "
+        "this long for requests in flight to be answered before it cancels them.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level of log lines written to stderr."
     )
@@ -58,5 +64,6 @@ class Settings(BaseSettings):
     )
     public_url: str = Field(
         "http://127.0.0.1:8000",
-        description="The address users reach the service at, used in the URLs the demo prints.",
+        description="The address users reach the service at, used in the URLs the demo prints "
+        "and in portal links (`POST /v1/admin/accounts/{id}/portal-tokens`).",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
+from .. import dashboard as dashboard_assets
 from ..cache import GenerationCache
 from ..keys import KeyCache
 from ..settings import Settings
@@ -18,6 +20,7 @@ from ..store import Store, open_store
 from . import errors
 from .admin_routes import router as admin_router
 from .bill_routes import router as bill_router
+from .dashboard_routes import router as dashboard_router
 from .edge import Edge
 from .ingest_routes import router as ingest_router
 from .metrics import Metrics
@@ -40,6 +43,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # One line per worker process as it starts serving (its pid is in the line).
+        logging.getLogger("creditmeter.serve").info("worker started")
         yield
         if owned:
             the_store.dispose()
@@ -62,16 +67,21 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.account_cache = GenerationCache[str, Any](4096)
 
     errors.install(app, settings.retry_after_seconds)
-    for router in (bill_router, ingest_router, admin_router, ops_router):
+    for router in (bill_router, ingest_router, admin_router, dashboard_router, ops_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(
+        "/dashboard/static",
+        StaticFiles(directory=dashboard_assets.STATIC),
+        name="dashboard-static",
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
-            expose_headers=["X-Total-Count", "Link", "X-Request-Id", "Retry-After"],
+            expose_headers=["X-Total-Count", "Link", "X-Timezone", "X-Request-Id", "Retry-After"],
         )
     app.add_middleware(Edge, metrics=app.state.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
@@ -90,6 +100,12 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         batch = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(batch.pop("$defs", {}))
         schemas["EventBatch"] = batch
+        # FastAPI documents a 422 on every route with parameters; ours answer 400 instead.
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                operation.get("responses", {}).pop("422", None)
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
         app.openapi_schema = document
     return app.openapi_schema
 

@@ -46,6 +46,8 @@ def key_of(request: Request) -> KeyRecord:
     state = request.app.state
     record = keys.authenticate(store=state.store, token=token.strip(), cache=state.key_cache)
     request.state.key_id = record.key_id
+    if record.account_id is not None:
+        request.state.account_id = record.account_id
     limiter = state.read_limiter if record.scope == "read" else state.platform_limiter
     limiter.check(record.key_id)
     return record

@@ -37,6 +37,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": Error, "description": "The store is unavailable; see Retry-After."},
 }
 _SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_ZONE_HEADER: dict[str, Any] = {
+    "description": "The IANA zone the days were counted in: `timezone`, else the account's "
+    "(so a client can turn local dates into start_time and end_time).",
+    "schema": {"type": "string"},
+}
 
 
 def _query(
@@ -127,6 +132,7 @@ def _window(request: Request) -> Window:
     reader = resolve_reader(
         state.store, key, _slug(params, "account_id"), _slug(params, "bot_id"), state.account_cache
     )
+    request.state.account_id = reader.account.id
     return Window(
         account_id=reader.account.id,
         bot_id=reader.bot_id,
@@ -167,6 +173,7 @@ def _page_answer(request: Request) -> Response:
         headers = {
             "X-Total-Count": str(total_days),
             "Link": _link(request, page, max(1, math.ceil(total_days / page_size))),
+            "X-Timezone": window.tz.key,
         }
         cached = (rows_csv(rows) if as_csv else rows_json(rows), headers)
         cache.put(cache_key, generation, cached)
@@ -199,6 +206,7 @@ def _page_answer(request: Request) -> Response:
                     "description": "RFC 8288 first/prev/next/last pages.",
                     "schema": {"type": "string"},
                 },
+                "X-Timezone": _ZONE_HEADER,
             },
         },
         **_ERRORS,
@@ -209,8 +217,13 @@ async def get_bill_page(request: Request) -> Response:
 
 
 def _total_answer(request: Request) -> Response:
-    first, last, credits = bill_total(store=request.app.state.store, window=_window(request))
-    return Response(total_json(first, last, credits), media_type="application/json")
+    window = _window(request)
+    first, last, credits = bill_total(store=request.app.state.store, window=window)
+    return Response(
+        total_json(first, last, credits),
+        media_type="application/json",
+        headers={"X-Timezone": window.tz.key},
+    )
 
 
 @router.get(
@@ -219,7 +232,14 @@ def _total_answer(request: Request) -> Response:
     description="Credits per category summed over a range touching at most 365 local days.",
     response_class=Response,
     openapi_extra={"parameters": _WINDOW_PARAMETERS, "security": [{"HTTPBearer": []}]},
-    responses={200: {"model": BillTotal, "description": "The sums."}, **_ERRORS},
+    responses={
+        200: {
+            "model": BillTotal,
+            "description": "The sums.",
+            "headers": {"X-Timezone": _ZONE_HEADER},
+        },
+        **_ERRORS,
+    },
 )
 async def get_bill_total(request: Request) -> Response:
     return await read_call(request.app.state.store, _total_answer, request=request)

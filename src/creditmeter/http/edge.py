@@ -79,5 +79,9 @@ class Edge:
                     "status": status,
                     "duration_ms": round(seconds * 1000, 3),
                     "key_id": state.get("key_id"),
+                    # The account asked about: a read key's, a bill's, an admin path's, or
+                    # the accounts of an ingest batch. Never the key's secret.
+                    "account_id": state.get("account_id")
+                    or scope.get("path_params", {}).get("account_id"),
                 },
             )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from .. import jsonbody
-from ..errors import InvalidInput, PayloadTooLarge
+from ..errors import Conflict, InvalidInput, PayloadTooLarge
 from ..ingest import IngestResult, ingest, parse_batch
 from .auth import IngestKey, StoreDep
 from .schemas import BatchError, ConflictError, Error, EventBatch, IngestAnswer
@@ -67,10 +69,33 @@ def _require_json(request: Request) -> None:
 async def post_events(request: Request, store: StoreDep, _key: IngestKey) -> IngestAnswer:
     _require_json(request)
     document = jsonbody.decode(await read_body(request))
-    batch = parse_batch(document)
-    result: IngestResult = await run_in_threadpool(ingest, store=store, batch=batch)
-    request.app.state.metrics.events(result)
+    metrics = request.app.state.metrics
+    size = _batch_size(document)
+    metrics.batch(size)
+    try:
+        batch = parse_batch(document)
+        request.state.account_id = _accounts_label({event.account_id for event in batch})
+        result: IngestResult = await run_in_threadpool(ingest, store=store, batch=batch)
+    except InvalidInput:
+        metrics.rejected(size, "invalid")
+        raise
+    except Conflict:
+        metrics.rejected(size, "conflict")
+        raise
+    metrics.events(result)
     return IngestAnswer(accepted=result.accepted, duplicates=result.duplicates)
+
+
+def _batch_size(document: Any) -> int:
+    events = document.get("events") if isinstance(document, dict) else None
+    return len(events) if isinstance(events, list) else 0
+
+
+def _accounts_label(accounts: set[str]) -> str:
+    """The batch's accounts for the access log: a few ids, then how many more."""
+    names = sorted(accounts)
+    more = f",+{len(names) - 5}" if len(names) > 5 else ""
+    return ",".join(names[:5]) + more
 
 
 # Registered so that the OpenAPI document describes the body the parser above enforces.

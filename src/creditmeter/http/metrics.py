@@ -1,8 +1,16 @@
-"""Prometheus metrics of one app: requests, latency, events and store errors."""
+"""Prometheus metrics of one app: requests, latency, events and store errors.
+
+Under `creditmeter serve --workers N` every worker writes its samples to files in
+`PROMETHEUS_MULTIPROC_DIR` (prometheus-client's multi-process mode, chosen when the module
+is first imported); any worker's `/metrics` then answers for all of them together.
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from ..ingest import IngestResult
 
@@ -29,6 +37,25 @@ class Metrics:
         self.duplicates = Counter(
             "creditmeter_events_duplicate", "Usage events already stored", registry=self.registry
         )
+        self.rejected_events = Counter(
+            "creditmeter_events_rejected",
+            "Usage events in batches refused whole, by reason (invalid or conflict)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "creditmeter_ingest_batch_size",
+            "Events per ingest batch received",
+            registry=self.registry,
+            buckets=(1, 10, 50, 100, 250, 500, 750, 1000),
+        )
+        self.store_errors = Counter(
+            "creditmeter_store_errors",
+            "Requests answered 503 because the store failed or stayed busy, by error",
+            ["error"],
+            registry=self.registry,
+        )
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -38,5 +65,19 @@ class Metrics:
         self.accepted.inc(result.accepted)
         self.duplicates.inc(result.duplicates)
 
+    def batch(self, size: int) -> None:
+        if size:
+            self.batch_size.observe(size)
+
+    def rejected(self, size: int, reason: str) -> None:
+        self.rejected_events.labels(reason).inc(size)
+
+    def store_error(self, error: str) -> None:
+        self.store_errors.labels(error).inc()
+
     def render(self) -> bytes:
+        if self.multiprocess_dir:  # every worker's samples, from their files
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
         return generate_latest(self.registry)

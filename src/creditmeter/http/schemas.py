@@ -166,3 +166,34 @@ class KeyOut(BaseModel):
 
 class NewKeyOut(KeyOut):
     key: str = Field(description="The secret, shown only in this answer.")
+
+
+class PortalTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bot_id: SlugStr | None = Field(None, description="Bind the link to this bot alone.")
+    expires_in: int = Field(
+        3600, ge=1, le=86400, description="Seconds until the token expires; at most 86400 (24 h)."
+    )
+
+
+class PortalTokenOut(BaseModel):
+    token: str = Field(description="A read key that expires at `expires_at`; shown only here.")
+    url: str = Field(
+        description="The dashboard, signed in: the token travels in the URL fragment, which "
+        "browsers never send to a server.",
+        examples=["http://127.0.0.1:8000/dashboard#token=cmr_..."],
+    )
+    expires_at: int = Field(description="Milliseconds since the epoch; the token fails from then.")
+    key_id: str = Field(description="The token's key id, to revoke it early.")
+
+
+class AccountView(BaseModel):
+    """What a read key sees of its own account: what the dashboard needs to start."""
+
+    account_id: str
+    name: str
+    timezone: str = Field(description="The account's IANA zone: the default of `timezone`.")
+    bot_id: str | None = Field(description="The bot this key is bound to, if any.")
+    bots: list[str] = Field(description="The bots this key may read, by id.")
+    expires_at: int | None = Field(description="When this key expires (ms since the epoch).")

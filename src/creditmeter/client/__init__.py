@@ -1,0 +1,63 @@
+"""A typed Python client for creditmeter's API, synchronous and asyncio, on httpx.
+
+    from creditmeter.client import Client
+
+    with Client("http://127.0.0.1:8000", read_key) as meter:
+        for row in meter.bill_page(date(2024, 12, 1), date(2024, 12, 31)):
+            print(row.date, row.total, row.chat)
+
+See docs/client.md.
+"""
+
+from .calls import EventLike, Instant, RetryPolicy
+from .clients import AsyncClient, Client
+from .errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServerError,
+    StoreUnavailable,
+    Unauthorized,
+)
+from .models import (
+    Account,
+    BillTotal,
+    Category,
+    DayRow,
+    IngestResult,
+    Key,
+    NewKey,
+    UsageEvent,
+)
+
+__all__ = [
+    "Account",
+    "ApiError",
+    "AsyncClient",
+    "BillTotal",
+    "Category",
+    "Client",
+    "Conflict",
+    "DayRow",
+    "EventLike",
+    "Forbidden",
+    "IngestResult",
+    "Instant",
+    "InvalidInput",
+    "Key",
+    "MethodNotAllowed",
+    "NewKey",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "RetryPolicy",
+    "ServerError",
+    "StoreUnavailable",
+    "Unauthorized",
+    "UsageEvent",
+]

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import calendar
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -32,6 +29,7 @@ from creditmeter.settings import Settings
 from creditmeter.store import open_store
 from tests.conftest import bearer
 from tests.conftest import test_settings as settings_for_tests
+from tests.e2e.served import Served as LiveServer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEED_FIELDS = ["date", "start_date", "end_date", "total", *CATEGORIES]
@@ -406,53 +404,16 @@ def test_report(cli: Cli, tmp_path: Path) -> None:
 EXECUTABLE = Path(sys.executable).parent / "creditmeter"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """`creditmeter serve` on a free port; yields its URL and the environment it runs with."""
-    if not EXECUTABLE.exists():
-        pytest.skip(f"{EXECUTABLE} is not installed")
-    base = f"http://127.0.0.1:{_free_port()}"
-    env = {
-        **os.environ,
-        "CREDITMETER_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
-        "CREDITMETER_PUBLIC_URL": base,
-        "CREDITMETER_LOG_LEVEL": "WARNING",
-    }
-    log = (tmp_path / "serve.log").open("wb")
-    port = base.rsplit(":", 1)[1]
-    process = subprocess.Popen(
-        [str(EXECUTABLE), "serve", "--host", "127.0.0.1", "--port", port],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    running = LiveServer(tmp_path)
+    running.start()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start within 30 s"
-            time.sleep(0.1)
-        yield base, env
+        yield running.base, running.env
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
+        if running.process is not None:
+            running.stop()
 
 
 def _run_curl(command: str, tmp_path: Path) -> tuple[int, dict[str, str], str]:

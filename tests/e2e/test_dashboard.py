@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,12 +21,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, sync_playwright
 
-from creditmeter import keys
 from creditmeter.categories import CATEGORIES
 from creditmeter.days import day_start_ms, zone
-from creditmeter.settings import Settings
-from creditmeter.store import open_store
 from tests.conftest import IN_CI
+from tests.e2e.served import Served as LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -55,13 +51,6 @@ CHART = """() => {
     visible: chart.data.datasets.map((d, i) => chart.isDatasetVisible(i)),
   };
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def exact(text: str) -> Any:
@@ -143,51 +132,14 @@ def _usage(today: date) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    if not EXECUTABLE.exists():
-        pytest.skip(f"{EXECUTABLE} is not installed")
-    folder = tmp_path_factory.mktemp("dashboard")
-    url = f"sqlite:///{folder / 'served.db'}"
-    base = f"http://127.0.0.1:{_free_port()}"
-    env = {
-        **os.environ,
-        "CREDITMETER_DATABASE_URL": url,
-        "CREDITMETER_PUBLIC_URL": base,
-        "CREDITMETER_LOG_LEVEL": "WARNING",
-        "CREDITMETER_READ_RATE_LIMIT": "0",  # the 429 state is tested with a routed answer
-    }
-    log_path = folder / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(EXECUTABLE), "serve", "--host", "127.0.0.1", "--port", base.rsplit(":", 1)[1]],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "the server did not start within 30 s"
-                time.sleep(0.1)
-            store = open_store(Settings(database_url=url), upgrade=False)
-            try:
-                admin = keys.create_key(store=store, scope="admin").token
-                ingest = keys.create_key(store=store, scope="ingest").token
-            finally:
-                store.dispose()
-            yield _populate(Served(base, env, admin), ingest)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    running = LiveServer(tmp_path_factory.mktemp("dashboard"))
+    running.start()
+    try:
+        admin, ingest = running.key("admin"), running.key("ingest")
+        yield _populate(Served(running.base, running.env, admin), ingest)
+    finally:
+        if running.process is not None:
+            running.stop()
 
 
 def _populate(served: Served, ingest: str) -> Served:

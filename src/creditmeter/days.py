@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from itertools import pairwise
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInput
@@ -113,24 +114,50 @@ def _shift(day: date, days: int) -> date:
         return day
 
 
+@lru_cache(maxsize=1 << 16)
+def _plain_day(day: date, tz: ZoneInfo) -> Day | None:
+    """The whole of `day` when it is plain: its midnight and the next happen once each, so
+    the day is the one piece between them. None for a day next to a clock change at
+    midnight (and for date.max)."""
+    if day == date.max:
+        return None
+    starts, ends = _date_changes(day, tz), _date_changes(day + timedelta(days=1), tz)
+    if len(starts) != 1 or len(ends) != 1:
+        return None
+    return Day(day, ((starts[0], ends[0]),))
+
+
 def days_between(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[Day]:
     """Every local day that `[start_ms, end_ms]` (both inclusive) touches, clipped to it,
     ascending and without holes: each instant of the range is in exactly one day's pieces."""
     if end_ms < start_ms:
         return []
     ends = local_date(start_ms, tz), local_date(end_ms, tz)
+    # Where every day touched is plain (nearly always), the days are read from a cache and
+    # only the two ends are clipped; otherwise every date change is worked out below.
+    plain = [
+        _plain_day(ends[0] + timedelta(days=n), tz) for n in range((ends[1] - ends[0]).days + 1)
+    ]
+    if plain and None not in plain:
+        days = cast(list[Day], plain)
+        days[0] = Day(days[0].date, ((start_ms, days[0].pieces[0][1]),))
+        days[-1] = Day(days[-1].date, ((days[-1].pieces[0][0], end_ms + 1),))
+        return days
     # A clock set back across midnight reaches at most one day past either end's date.
     first, last = _shift(min(ends), -1), _shift(max(ends), 1)
-    cuts = {
-        instant
-        for n in range((last - first).days + 1)
-        for instant in _date_changes(first + timedelta(days=n), tz)
-        if start_ms < instant <= end_ms
-    }
+    # Each instant where the date may change, with the date it starts when that is plain:
+    # a midnight that happens once begins its own date (None: ask the zone).
+    cuts: dict[int, date | None] = {}
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        changes = _date_changes(day, tz)
+        for instant in changes:
+            if start_ms < instant <= end_ms:
+                cuts[instant] = day if len(changes) == 1 else None
     bounds = [start_ms, *sorted(cuts), end_ms + 1]
     pieces: dict[date, list[tuple[int, int]]] = {}
     for lo, hi in pairwise(bounds):
-        own = pieces.setdefault(local_date(lo, tz), [])
+        own = pieces.setdefault(cuts.get(lo) or local_date(lo, tz), [])
         if own and own[-1][1] == lo:
             own[-1] = (own[-1][0], hi)
         else:

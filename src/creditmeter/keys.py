@@ -108,16 +108,18 @@ def parse_token(token: str) -> str | None:
 KeyCache = GenerationCache[str, KeyRecord]  # token hash -> key; see authenticate
 
 
-def authenticate(*, store: Store, token: str, cache: KeyCache | None = None) -> KeyRecord:
+def authenticate(
+    *, store: Store, token: str, cache: KeyCache | None = None, generation: int | None = None
+) -> KeyRecord:
     """The live key this token is; Unauthorized (one message for every reason) otherwise.
 
     With a cache, a key read once is reused while nothing is committed anywhere: a
-    revocation is a commit, so it fails the very next request in every process."""
+    revocation is a commit, so it fails the very next request in every process.
+    `generation` is the store's, read at the start of the request (see Store.generation)."""
     key_id = parse_token(token)
     if key_id is None:
         raise Unauthorized()
     digest = hash_token(token)
-    generation = store.generation() if cache is not None else None
     record = cache.get(digest, generation) if cache is not None else None
     if record is None:
         with store.read() as conn:

@@ -30,7 +30,7 @@ def parse_credits(text: str) -> int:
     return micro
 
 
-_FAST_LOW, _FAST_HIGH = 100, 10**15
+FAST_LOW, FAST_HIGH = 100, 10**15  # where float's repr of micro / 10^6 is exact
 
 
 def format_credits(micro: int) -> str:
@@ -41,7 +41,7 @@ def format_credits(micro: int) -> str:
     significant digits, so the shortest text that reads back as that float is the exact
     decimal itself (and repr writes it without an exponent in this range). It is twice as
     fast as the integer arithmetic below, which covers the rest."""
-    if _FAST_LOW <= micro < _FAST_HIGH:
+    if FAST_LOW <= micro < FAST_HIGH:
         text = repr(micro / 1e6)
         return text[:-2] if text.endswith(".0") else text
     return format_credits_exactly(micro)

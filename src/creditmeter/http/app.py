@@ -19,6 +19,7 @@ from ..settings import Settings
 from ..store import Store, open_store
 from . import errors
 from .admin_routes import router as admin_router
+from .bill_routes import BillEndpoints
 from .bill_routes import router as bill_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         StaticFiles(directory=dashboard_assets.STATIC),
         name="dashboard-static",
     )
+    # Innermost first: the bill fast path sits inside CORS and the edge, like every route.
+    app.add_middleware(BillEndpoints, state=app.state, handlers=app.exception_handlers)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -30,25 +30,43 @@ StoreDep = Annotated[Store, Depends(get_store)]
 T = TypeVar("T")
 
 
-async def read_call(store: Store, function: Callable[..., T], /, **kwargs: Any) -> T:
+async def read_call(store: Store, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Runs a read: inline on SQLite, whose readers never wait in WAL mode (a thread hop
     costs more than the query), in the thread pool on PostgreSQL."""
     if store.is_sqlite:
-        return function(**kwargs)
-    return await run_in_threadpool(function, **kwargs)
+        return function(*args, **kwargs)
+    return await run_in_threadpool(function, *args, **kwargs)
 
 
 def key_of(request: Request) -> KeyRecord:
     """The live key of the request's Bearer header, counted against its rate limit."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    state = request.app.state
+    return bearer_key(
+        state,
+        request.headers.get("authorization", ""),
+        request.scope.setdefault("state", {}),
+        state.store.generation(),
+    )
+
+
+def bearer_key(
+    app_state: Any, authorization: str, request_state: dict[str, Any], generation: int | None
+) -> KeyRecord:
+    """The live key of an Authorization header, counted against its rate limit; the key
+    and its account are noted in `request_state` for the access log."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized()
-    state = request.app.state
-    record = keys.authenticate(store=state.store, token=token.strip(), cache=state.key_cache)
-    request.state.key_id = record.key_id
+    record = keys.authenticate(
+        store=app_state.store,
+        token=token.strip(),
+        cache=app_state.key_cache,
+        generation=generation,
+    )
+    request_state["key_id"] = record.key_id
     if record.account_id is not None:
-        request.state.account_id = record.account_id
-    limiter = state.read_limiter if record.scope == "read" else state.platform_limiter
+        request_state["account_id"] = record.account_id
+    limiter = app_state.read_limiter if record.scope == "read" else app_state.platform_limiter
     limiter.check(record.key_id)
     return record
 
@@ -93,8 +111,10 @@ def resolve_reader(
     account_id: str | None,
     bot_id: str | None,
     cache: GenerationCache[str, Account] | None = None,
+    generation: int | None = None,
 ) -> Reader:
-    """The account and bot a bill request reads, after every access rule."""
+    """The account and bot a bill request reads, after every access rule. Accounts are
+    cached at `generation`, the store's as read at the start of the request."""
     if bot_id is not None:
         check_slug("bot_id", bot_id)
     if key.scope == "read":
@@ -115,7 +135,6 @@ def resolve_reader(
         raise Forbidden(
             f"this key has scope {key.scope!r}; reading bills needs a read or admin key"
         )
-    generation = store.generation()
     account = cache.get(account_id, generation) if cache is not None else None
     if account is None:
         with store.read() as conn:

@@ -49,7 +49,9 @@ def get_account_view(
     ] = None,
 ) -> AccountView:
     state = request.app.state
-    reader = resolve_reader(state.store, key, account_id, None, state.account_cache)
+    reader = resolve_reader(
+        state.store, key, account_id, None, state.account_cache, state.store.generation()
+    )
     account = reader.account
     bots = (
         [reader.bot_id]

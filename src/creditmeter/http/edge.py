@@ -8,7 +8,6 @@ import time
 import uuid
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +25,9 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
 }
+# Added to every answer unless the route set them; ASGI header names are lower case.
+_HEADERS = [(name.lower().encode(), value.encode()) for name, value in _SECURITY_HEADERS.items()]
+_API_HEADERS = [*_HEADERS, (b"cache-control", b"no-store")]
 
 
 class Edge:
@@ -49,12 +51,13 @@ class Edge:
             nonlocal status_sent
             if message["type"] == "http.response.start":
                 status, status_sent = message["status"], True
-                headers = MutableHeaders(scope=message)
-                for name, value in _SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                headers["X-Request-Id"] = request_id
-                if scope["path"].startswith("/v1/"):
-                    headers.setdefault("Cache-Control", "no-store")
+                # A new list: a route may send a list it keeps (a cached page's headers).
+                headers = [h for h in message.get("headers", ()) if h[0] != b"x-request-id"]
+                names = {name for name, _ in headers}
+                defaults = _API_HEADERS if scope["path"].startswith("/v1/") else _HEADERS
+                headers += [h for h in defaults if h[0] not in names]
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

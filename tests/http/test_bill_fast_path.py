@@ -1,0 +1,83 @@
+"""The bill routes are answered by a pure-ASGI fast path before FastAPI's routing; the
+APIRoutes that document them in OpenAPI must answer the same, byte for byte."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
+
+from creditmeter.http.bill_routes import BillEndpoints
+from tests.conftest import bearer
+from tests.http.support import BILL_PAGE, BILL_TOTAL, DECEMBER, event, post_events
+
+# The edge's own headers differ per request (the request id) or are added on every route.
+_EDGE = {"x-request-id", "cache-control", "content-security-policy", "x-frame-options"}
+_EDGE |= {"x-content-type-options", "referrer-policy", "cross-origin-opener-policy"}
+
+
+def _routed_only(client: TestClient) -> TestClient:
+    """A client for the same app whose requests skip the fast path: they enter the
+    middleware stack just inside it, so FastAPI routes them to the APIRoutes."""
+    app = client.app
+    layer: Any = app.middleware_stack  # type: ignore[attr-defined]
+    while not isinstance(layer, BillEndpoints):
+        layer = layer.app
+    inside = layer.app
+
+    async def routed(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = app
+        await inside(scope, receive, send)
+
+    return TestClient(routed)
+
+
+def _answer(
+    client: TestClient, path: str, key: str, **params: Any
+) -> tuple[int, dict[str, str], bytes]:
+    answer = client.get(path, params={**DECEMBER, **params}, headers=bearer(key))
+    headers = {k: v for k, v in answer.headers.items() if k not in _EDGE}
+    return answer.status_code, headers, answer.content
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        (BILL_PAGE, {"page": "2", "page_size": "7"}),
+        (BILL_PAGE, {"timezone": "America/St_Johns", "bot_id": "b1"}),
+        (BILL_TOTAL, {}),
+        (BILL_TOTAL, {"timezone": "Asia/Kolkata"}),
+    ],
+)
+def test_documented_routes_answer_as_the_fast_path(
+    client: TestClient, shanghai: str, ingest_key: str, path: str, params: dict[str, str]
+) -> None:
+    stored = post_events(
+        client,
+        ingest_key,
+        [event("a", credits="0.25"), event("b", credits=3, timestamp="2024-12-09T23:59:59.999Z")],
+    )
+    assert stored.status_code == 200, stored.text
+    fast = _answer(client, path, shanghai, **params)
+    assert fast[0] == 200
+    assert fast == _answer(_routed_only(client), path, shanghai, **params)
+
+
+def test_csv_through_both_paths(client: TestClient, shanghai: str) -> None:
+    csv = {"Accept": "text/csv", **bearer(shanghai)}
+    fast = client.get(BILL_PAGE, params=DECEMBER, headers=csv)
+    routed = _routed_only(client).get(BILL_PAGE, params=DECEMBER, headers=csv)
+    assert (
+        fast.headers["content-type"] == routed.headers["content-type"] == "text/csv; charset=utf-8"
+    )
+    assert fast.content == routed.content
+    assert fast.content.count(b"\r\n") == 21  # the header and a page of 20 days
+
+
+def test_other_methods_fall_through_to_fastapi(client: TestClient, shanghai: str) -> None:
+    answer = client.post(BILL_PAGE, params=DECEMBER, headers=bearer(shanghai))
+    assert answer.status_code == 405
+    assert answer.json()["code"] == 40500
+    assert "GET" in answer.headers["allow"]

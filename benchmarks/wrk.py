@@ -43,6 +43,8 @@ def run(
             script.write_text(lua)
             command += ["-s", str(script)]
         output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    if "Requests/sec" not in output or "50%" not in output:
+        raise SystemExit(f"wrk gave no figures:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]

@@ -128,6 +128,11 @@ def authenticate(
             raise Unauthorized()
         if cache is not None:
             cache.put(digest, generation, record)
+    return live(record)
+
+
+def live(record: KeyRecord) -> KeyRecord:
+    """The key, if it is still live now; Unauthorized once it is revoked or expired."""
     if not is_live(record, now_ms()):
         raise Unauthorized()
     return record

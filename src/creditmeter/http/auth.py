@@ -63,12 +63,18 @@ def bearer_key(
         cache=app_state.key_cache,
         generation=generation,
     )
+    admit(app_state, record, request_state)
+    return record
+
+
+def admit(app_state: Any, record: KeyRecord, request_state: dict[str, Any]) -> None:
+    """Counts a live key's request against its rate limit; notes the key and its account in
+    `request_state` for the access log."""
     request_state["key_id"] = record.key_id
     if record.account_id is not None:
         request_state["account_id"] = record.account_id
     limiter = app_state.read_limiter if record.scope == "read" else app_state.platform_limiter
     limiter.check(record.key_id)
-    return record
 
 
 async def current_key(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -30,6 +31,15 @@ _HEADERS = [(name.lower().encode(), value.encode()) for name, value in _SECURITY
 _API_HEADERS = [*_HEADERS, (b"cache-control", b"no-store")]
 
 
+_PROCESS_ID = uuid.uuid4().hex[:16]  # unique per process, so ids never repeat across workers
+_REQUEST_NUMBERS = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    """A request id unique across processes and restarts, without a syscall per request."""
+    return f"{_PROCESS_ID}{next(_REQUEST_NUMBERS):016x}"
+
+
 class Edge:
     def __init__(self, app: ASGIApp, metrics: Metrics):
         self.app = app
@@ -41,7 +51,7 @@ class Edge:
             return
         started = time.perf_counter()
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.fullmatch(given) else _new_request_id()
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         status, status_sent = 500, False
@@ -73,18 +83,19 @@ class Edge:
             route = getattr(scope.get("route"), "path", "unmatched")
             seconds = time.perf_counter() - started
             self.metrics.request(scope["method"], route, status, seconds)
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "key_id": state.get("key_id"),
-                    # The account asked about: a read key's, a bill's, an admin path's, or
-                    # the accounts of an ingest batch. Never the key's secret.
-                    "account_id": state.get("account_id")
-                    or scope.get("path_params", {}).get("account_id"),
-                },
-            )
+            if log.isEnabledFor(logging.INFO):  # the line's fields cost more than a check
+                log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                        "key_id": state.get("key_id"),
+                        # The account asked about: a read key's, a bill's, an admin path's, or
+                        # the accounts of an ingest batch. Never the key's secret.
+                        "account_id": state.get("account_id")
+                        or scope.get("path_params", {}).get("account_id"),
+                    },
+                )

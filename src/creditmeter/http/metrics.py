@@ -8,6 +8,7 @@ is first imported); any worker's `/metrics` then answers for all of them togethe
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -56,10 +57,20 @@ class Metrics:
             registry=self.registry,
         )
         self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        # The labelled children of each (method, route, status): labels() costs more than
+        # the sample itself. It grows as the metrics themselves do, one per label set.
+        self._per_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        children = self._per_request.get((method, route, status))
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(route),
+            )
+            self._per_request[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def events(self, result: IngestResult) -> None:
         self.accepted.inc(result.accepted)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from .cache import GenerationCache
 from .categories import CATEGORIES
 from .days import Day, day_start_ms, days_between, naive_day_count, zone
 from .errors import InvalidInput
@@ -105,23 +106,45 @@ def _is_whole(day: Day, window: Window) -> bool:
     return not (hi == window.end_ms + 1 and hi != day_start_ms(day.date + ONE_DAY, window.tz))
 
 
-def _sum_days(conn: Connection, window: Window, days: Sequence[Day]) -> list[DayBill]:
-    """Each day's credits: whole days of the account's own zone from the daily rollups,
-    the rest from 15-minute buckets and, where a bucket is cut, from raw events."""
+DayKey = tuple[str, str | None, str, date]  # account, bot (None: all), zone, local date
+
+
+@dataclass(frozen=True, slots=True)
+class WholeDays:
+    """Credits of whole local days, cached while the store's generation (read before
+    anything was computed) is unchanged: reports of overlapping windows share them."""
+
+    cache: GenerationCache[DayKey, Sums]
+    generation: int | None
+
+    def key(self, window: Window, day: Day) -> DayKey:
+        return (window.account_id, window.bot_id, window.tz.key, day.date)
+
+
+def _sum_days(
+    conn: Connection, window: Window, days: Sequence[Day], known: dict[int, Sums]
+) -> list[DayBill]:
+    """Each day's credits (those of `known` days given, by index): whole days of the
+    account's own zone from the daily rollups, the rest from 15-minute buckets and, where a
+    bucket is cut, from raw events."""
     rolled: set[int] = set()
     if window.tz.key == window.account_tz:
-        rolled = {i for i, day in enumerate(days) if _is_whole(day, window)}
+        rolled = {i for i, day in enumerate(days) if i not in known and _is_whole(day, window)}
     from_days: dict[int, Sums] = {}
     if rolled:
         first, last = days[min(rolled)].date.toordinal(), days[max(rolled)].date.toordinal()
         from_days = day_sums(conn, window.account_id, window.bot_id, first, last)
-    aligned, raw = _spans((i, day) for i, day in enumerate(days) if i not in rolled)
+    aligned, raw = _spans(
+        (i, day) for i, day in enumerate(days) if i not in rolled and i not in known
+    )
     from_buckets = bucket_sums(conn, window.account_id, window.bot_id, aligned)
     from_events = raw_sums(conn, window.account_id, window.bot_id, raw)
     zero = [0] * len(CATEGORIES)
     bills = []
     for i, day in enumerate(days):
-        if i in rolled:
+        if i in known:
+            credits = known[i]
+        elif i in rolled:
             credits = from_days.get(day.date.toordinal(), zero)
         else:
             a, b = from_buckets.get(i, zero), from_events.get(i, zero)
@@ -130,16 +153,44 @@ def _sum_days(conn: Connection, window: Window, days: Sequence[Day]) -> list[Day
     return bills
 
 
+def _sum_days_cached(
+    store: Store, window: Window, days: Sequence[Day], whole_days: WholeDays | None
+) -> list[DayBill]:
+    """_sum_days, with whole days read from and added to `whole_days` when given."""
+    if whole_days is None:
+        with store.read() as conn:
+            return _sum_days(conn, window, days, {})
+    cache, generation = whole_days.cache, whole_days.generation
+    whole = [i for i, day in enumerate(days) if _is_whole(day, window)]
+    known = {}
+    for i in whole:
+        credits = cache.get(whole_days.key(window, days[i]), generation)
+        if credits is not None:
+            known[i] = credits
+    if len(known) == len(days):
+        return [DayBill(day.date, known[i]) for i, day in enumerate(days)]
+    with store.read() as conn:
+        bills = _sum_days(conn, window, days, known)
+    for i in whole:
+        if i not in known:
+            cache.put(whole_days.key(window, days[i]), generation, bills[i].credits)
+    return bills
+
+
 def bill_page(
-    *, store: Store, window: Window, page: int, page_size: int
+    *,
+    store: Store,
+    window: Window,
+    page: int,
+    page_size: int,
+    whole_days: WholeDays | None = None,
 ) -> tuple[list[DayBill], int]:
     """One page of day rows and the number of days in the whole window."""
     days = window_days(window, PAGE_MAX_DAYS)
     wanted = days[(page - 1) * page_size : page * page_size]
     if not wanted:
         return [], len(days)
-    with store.read() as conn:
-        return _sum_days(conn, window, wanted), len(days)
+    return _sum_days_cached(store, window, wanted, whole_days), len(days)
 
 
 def bill_total(*, store: Store, window: Window) -> tuple[date, date, Sums]:
@@ -151,7 +202,7 @@ def bill_total(*, store: Store, window: Window) -> tuple[date, date, Sums]:
     else:
         days_to_sum = days
     with store.read() as conn:
-        bills = _sum_days(conn, window, days_to_sum)
+        bills = _sum_days(conn, window, days_to_sum, {})
     credits = [sum(column) for column in zip(*(b.credits for b in bills), strict=True)]
     return days[0].date, days[-1].date, credits
 

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import keys
 from ..accounts import SLUG
-from ..bills import Window, bill_page, bill_total
+from ..bills import WholeDays, Window, bill_page, bill_total
 from ..days import parse_instant_param, zone
 from ..errors import InvalidInput
 from ..store.directory import KeyRecord
@@ -217,7 +217,13 @@ def page_answer(state: Any, call: _Call) -> Answer:
     key, window = _window(state, call, generation)
     page = _integer(call.params, "page", 1, 1, 1_000_000)
     page_size = _integer(call.params, "page_size", 20, 1, 100)
-    rows, total_days = bill_page(store=state.store, window=window, page=page, page_size=page_size)
+    rows, total_days = bill_page(
+        store=state.store,
+        window=window,
+        page=page,
+        page_size=page_size,
+        whole_days=WholeDays(state.day_cache, generation),
+    )
     headers = {
         "X-Total-Count": str(total_days),
         "Link": _link(call, page, max(1, math.ceil(total_days / page_size))),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from functools import lru_cache
+from typing import cast
 
 import orjson
 
@@ -41,20 +41,26 @@ def _figures(rows: Sequence[DayBill]) -> list[str]:
     return [format_credits(n) for n in micros]
 
 
-@lru_cache(maxsize=256)
-def _page_template(row: str, rows: int, separator: str) -> str:
-    return separator.join([row] * rows)
+# Rows already written, by template, date and credits: reports of overlapping windows repeat
+# most of their days. Bounded: cleared when full.
+_WRITTEN: dict[tuple[str, date, tuple[int, ...]], str] = {}
+_WRITTEN_MAX = 1 << 16
 
 
-def _rows(rows: Sequence[DayBill], row: str, separator: str) -> str:
-    """The rows through one %-template: three dates, then the figures, per row."""
-    figures = _figures(rows)
-    values: list[str] = []
-    for i, bill in enumerate(rows):
-        day = bill.date.isoformat()
-        values += (day, day, day)
-        values += figures[i * _FIGURES : (i + 1) * _FIGURES]
-    return _page_template(row, len(rows), separator) % tuple(values)
+def _rows(rows: Sequence[DayBill], template: str, separator: str) -> str:
+    """The rows through `template` (three dates, then the figures), joined by `separator`."""
+    keys = [(template, bill.date, tuple(bill.credits)) for bill in rows]
+    texts = [_WRITTEN.get(key) for key in keys]
+    new = [i for i, text in enumerate(texts) if text is None]
+    if new:
+        figures = _figures([rows[i] for i in new])
+        if len(_WRITTEN) + len(new) > _WRITTEN_MAX:
+            _WRITTEN.clear()
+        for n, i in enumerate(new):
+            day = rows[i].date.isoformat()
+            text = template % (day, day, day, *figures[n * _FIGURES : (n + 1) * _FIGURES])
+            texts[i] = _WRITTEN[keys[i]] = text
+    return separator.join(cast(list[str], texts))
 
 
 def rows_json(rows: Sequence[DayBill]) -> bytes:

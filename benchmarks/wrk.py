@@ -66,3 +66,23 @@ request = function()
   return wrk.format("GET", r[1], {{["Authorization"] = "Bearer " .. r[2]}})
 end
 """
+
+
+def moving_windows(windows: list[tuple[int, int, str]], path: str) -> str:
+    """A wrk script that cycles through (start_time, end_time, bearer key) windows of `path`,
+    moving each start 1 ms later on every round: no two requests ask the same question."""
+    rows = ",\n".join(f'{{{start}, {end}, "{key}"}}' for start, end, key in windows)
+    return f"""
+local windows = {{
+{rows}
+}}
+local i = 0
+local round = 0
+request = function()
+  i = i + 1
+  if i > #windows then i = 1; round = round + 1 end
+  local w = windows[i]
+  local query = string.format("start_time=%d&end_time=%d", w[1] + round, w[2])
+  return wrk.format("GET", "{path}&" .. query, {{["Authorization"] = "Bearer " .. w[3]}})
+end
+"""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -106,75 +107,69 @@ def _is_whole(day: Day, window: Window) -> bool:
     return not (hi == window.end_ms + 1 and hi != day_start_ms(day.date + ONE_DAY, window.tz))
 
 
-DayKey = tuple[str, str | None, str, date]  # account, bot (None: all), zone, local date
-
-
 @dataclass(frozen=True, slots=True)
 class WholeDays:
     """Credits of whole local days, cached while the store's generation (read before
-    anything was computed) is unchanged: reports of overlapping windows share them."""
+    anything was computed) is unchanged: reports of overlapping windows share them. One
+    dict of days per account, bot and zone, each of at most MAX_DAYS."""
 
-    cache: GenerationCache[DayKey, Sums]
+    MAX_DAYS: ClassVar[int] = 4096
+
+    cache: GenerationCache[tuple[str, str | None, str], dict[date, Sums]]
     generation: int | None
 
-    def key(self, window: Window, day: Day) -> DayKey:
-        return (window.account_id, window.bot_id, window.tz.key, day.date)
+    def of(self, window: Window) -> dict[date, Sums]:
+        """The cached days of the window's account, bot and zone; add to it what is new."""
+        key = (window.account_id, window.bot_id, window.tz.key)
+        days = self.cache.get(key, self.generation)
+        if days is None or len(days) > self.MAX_DAYS:
+            days = {}
+            self.cache.put(key, self.generation, days)
+        return days
 
 
-def _sum_days(
-    conn: Connection, window: Window, days: Sequence[Day], known: dict[int, Sums]
-) -> list[DayBill]:
-    """Each day's credits (those of `known` days given, by index): whole days of the
-    account's own zone from the daily rollups, the rest from 15-minute buckets and, where a
-    bucket is cut, from raw events."""
+def _sum_days(conn: Connection, window: Window, days: Sequence[Day]) -> list[Sums]:
+    """Each day's credits: whole days of the account's own zone from the daily rollups, the
+    rest from 15-minute buckets and, where a bucket is cut, from raw events."""
     rolled: set[int] = set()
     if window.tz.key == window.account_tz:
-        rolled = {i for i, day in enumerate(days) if i not in known and _is_whole(day, window)}
+        rolled = {i for i, day in enumerate(days) if _is_whole(day, window)}
     from_days: dict[int, Sums] = {}
     if rolled:
         first, last = days[min(rolled)].date.toordinal(), days[max(rolled)].date.toordinal()
         from_days = day_sums(conn, window.account_id, window.bot_id, first, last)
-    aligned, raw = _spans(
-        (i, day) for i, day in enumerate(days) if i not in rolled and i not in known
-    )
+    aligned, raw = _spans((i, day) for i, day in enumerate(days) if i not in rolled)
     from_buckets = bucket_sums(conn, window.account_id, window.bot_id, aligned)
     from_events = raw_sums(conn, window.account_id, window.bot_id, raw)
     zero = [0] * len(CATEGORIES)
-    bills = []
+    sums = []
     for i, day in enumerate(days):
-        if i in known:
-            credits = known[i]
-        elif i in rolled:
-            credits = from_days.get(day.date.toordinal(), zero)
+        if i in rolled:
+            sums.append(from_days.get(day.date.toordinal(), zero))
         else:
             a, b = from_buckets.get(i, zero), from_events.get(i, zero)
-            credits = [x + y for x, y in zip(a, b, strict=True)]
-        bills.append(DayBill(day.date, credits))
-    return bills
+            sums.append([x + y for x, y in zip(a, b, strict=True)])
+    return sums
 
 
 def _sum_days_cached(
     store: Store, window: Window, days: Sequence[Day], whole_days: WholeDays | None
 ) -> list[DayBill]:
-    """_sum_days, with whole days read from and added to `whole_days` when given."""
-    if whole_days is None:
+    """The days' bills, whole days read from and added to `whole_days` when given."""
+    cached = whole_days.of(window) if whole_days is not None else {}
+    whole = [_is_whole(day, window) for day in days]
+    wanted = [day for day, w in zip(days, whole, strict=True) if not (w and day.date in cached)]
+    found: dict[Day, Sums] = {}
+    if wanted:
         with store.read() as conn:
-            return _sum_days(conn, window, days, {})
-    cache, generation = whole_days.cache, whole_days.generation
-    whole = [i for i, day in enumerate(days) if _is_whole(day, window)]
-    known = {}
-    for i in whole:
-        credits = cache.get(whole_days.key(window, days[i]), generation)
-        if credits is not None:
-            known[i] = credits
-    if len(known) == len(days):
-        return [DayBill(day.date, known[i]) for i, day in enumerate(days)]
-    with store.read() as conn:
-        bills = _sum_days(conn, window, days, known)
-    for i in whole:
-        if i not in known:
-            cache.put(whole_days.key(window, days[i]), generation, bills[i].credits)
-    return bills
+            found = dict(zip(wanted, _sum_days(conn, window, wanted), strict=True))
+        if whole_days is not None:
+            cached.update(
+                (day.date, found[day])
+                for day, w in zip(days, whole, strict=True)
+                if w and day in found
+            )
+    return [DayBill(day.date, found.get(day) or cached[day.date]) for day in days]
 
 
 def bill_page(
@@ -202,8 +197,8 @@ def bill_total(*, store: Store, window: Window) -> tuple[date, date, Sums]:
     else:
         days_to_sum = days
     with store.read() as conn:
-        bills = _sum_days(conn, window, days_to_sum, {})
-    credits = [sum(column) for column in zip(*(b.credits for b in bills), strict=True)]
+        sums = _sum_days(conn, window, days_to_sum)
+    credits = [sum(column) for column in zip(*sums, strict=True)]
     return days[0].date, days[-1].date, credits
 
 

@@ -127,6 +127,13 @@ def _plain_day(day: date, tz: ZoneInfo) -> Day | None:
     return Day(day, ((starts[0], ends[0]),))
 
 
+@lru_cache(maxsize=1 << 12)  # reports ask about the same stretches of dates again and again
+def _plain_days(first: date, last: date, tz: ZoneInfo) -> tuple[Day, ...] | None:
+    """Every day from `first` to `last` whole, when all of them are plain; else None."""
+    days = [_plain_day(first + timedelta(days=n), tz) for n in range((last - first).days + 1)]
+    return None if not days or None in days else cast(tuple[Day, ...], tuple(days))
+
+
 def days_between(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[Day]:
     """Every local day that `[start_ms, end_ms]` (both inclusive) touches, clipped to it,
     ascending and without holes: each instant of the range is in exactly one day's pieces."""
@@ -135,11 +142,9 @@ def days_between(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[Day]:
     ends = local_date(start_ms, tz), local_date(end_ms, tz)
     # Where every day touched is plain (nearly always), the days are read from a cache and
     # only the two ends are clipped; otherwise every date change is worked out below.
-    plain = [
-        _plain_day(ends[0] + timedelta(days=n), tz) for n in range((ends[1] - ends[0]).days + 1)
-    ]
-    if plain and None not in plain:
-        days = cast(list[Day], plain)
+    plain = _plain_days(ends[0], ends[1], tz)
+    if plain is not None:
+        days = list(plain)
         days[0] = Day(days[0].date, ((start_ms, days[0].pieces[0][1]),))
         days[-1] = Day(days[-1].date, ((days[-1].pieces[0][0], end_ms + 1),))
         return days

@@ -174,10 +174,11 @@ def _window(state: Any, call: _Call, generation: int | None) -> tuple[KeyRecord,
 
 
 def _link(call: _Call, page: int, last: int) -> str:
+    query = urlencode([(k, v) for k, v in call.items if k != "page"])
+    base = f"{call.path}?{query}&page=" if query else f"{call.path}?page="
+
     def ref(number: int, rel: str) -> str:
-        query = [(k, v) for k, v in call.items if k != "page"]
-        query.append(("page", str(number)))
-        return f'<{call.path}?{urlencode(query)}>; rel="{rel}"'
+        return f'<{base}{number}>; rel="{rel}"'
 
     links = [ref(1, "first")]
     if 1 < page <= last + 1:

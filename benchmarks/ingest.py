@@ -1,10 +1,12 @@
 """Ingestion benchmark: HTTP batches of 1000 from 4 concurrent clients, vs raw sqlite3.
 
     python -m benchmarks.ingest --events 2000000                       # SQLite, empty store
-    python -m benchmarks.ingest --events 2000000 --prefilled /tmp/bench10m.db
+    python -m benchmarks.ingest --events 2000000 --prefilled /tmp/bench10m.db  # also vs 10M stored
     python -m benchmarks.ingest --events 2000000 --database-url postgresql://postgres@127.0.0.1/bench
 
-Prints events/s for all-new batches and for batches with 25% duplicates, the raw
+The events are a platform's stream (benchmarks.ingest.make_events): a day of traffic in
+time order, 2% of it late. Prints events/s for all-new batches and for batches with 25%
+duplicates, the raw
 `sqlite3.executemany` baseline with the same rows and durability (WAL, synchronous=FULL,
 one transaction per 1000 rows), the ratio, the server's peak RSS, and bytes on disk per event.
 """
@@ -36,22 +38,50 @@ from .servers import creditmeter
 BATCH = 1000
 CLIENTS = 4
 DAY_MS = 86_400_000
+LATE = 0.02
 
 
-def make_events(count: int, prefix: str, seed: int) -> list[dict[str, object]]:
+def make_events(
+    count: int, prefix: str, seed: int, *, spread_days: float = 1.0
+) -> list[dict[str, object]]:
+    """A platform's stream: `count` events in time order over the last `spread_days` days,
+    from 50 accounts of Pareto-skewed sizes and 20 bots each; 2% arrive late, stamped up
+    to 30 days earlier. Credits are sent as decimal strings."""
     rng = random.Random(seed)
-    now = now_ms()
-    return [
-        {
-            "id": f"{prefix}-{n:09d}",
-            "account_id": account_id(min(int(rng.paretovariate(1.2)) - 1, ACCOUNTS - 1)),
-            "bot_id": f"bot-{rng.randrange(20):03d}",
-            "category": CATEGORIES[rng.randrange(len(CATEGORIES))],
-            "credits": f"{rng.randrange(1, 5_000_000) / 1_000_000:.6f}",
-            "timestamp": now - rng.randrange(30 * DAY_MS),
-        }
-        for n in range(count)
-    ]
+    end = now_ms()
+    start = end - int(spread_days * DAY_MS)
+    step = (end - start) / count
+    events = []
+    for n in range(count):
+        ts = start + int(n * step)
+        if rng.random() < LATE:
+            ts -= rng.randrange(30 * DAY_MS)
+        events.append(
+            {
+                "id": f"{prefix}-{n:09d}",
+                "account_id": account_id(min(int(rng.paretovariate(1.2)) - 1, ACCOUNTS - 1)),
+                "bot_id": f"bot-{rng.randrange(20):03d}",
+                "category": CATEGORIES[rng.randrange(len(CATEGORIES))],
+                "credits": f"{rng.randrange(1, 5_000_000) / 1_000_000:.6f}",
+                "timestamp": ts,
+            }
+        )
+    return events
+
+
+def with_duplicates(
+    fresh: list[dict[str, object]], new: list[dict[str, object]], seed: int
+) -> list[dict[str, object]]:
+    """Batches of 750 events of `new` and 250 resent from the same place in `fresh` (a
+    quarter of every batch already stored), laid end to end."""
+    rng = random.Random(seed)
+    events: list[dict[str, object]] = []
+    new_part, old_part = BATCH * 3 // 4, BATCH // 4
+    for i in range(min(len(new) // new_part, len(fresh) // BATCH)):
+        batch = new[i * new_part : (i + 1) * new_part] + fresh[i * BATCH : i * BATCH + old_part]
+        rng.shuffle(batch)
+        events += batch
+    return events
 
 
 def batches(events: list[dict[str, object]]) -> list[bytes]:
@@ -116,35 +146,46 @@ def raw_sqlite_baseline(events: list[dict[str, object]], folder: Path) -> float:
     return len(rows) / elapsed
 
 
+def prepare(url: str) -> str:
+    """The benchmark's accounts in the store at `url` (unless there already); an ingest key."""
+    store = open_store(Settings(database_url=url))
+    existing = {a.id for a in accounts.list_accounts(store=store)}
+    for i in range(ACCOUNTS):
+        if account_id(i) not in existing:
+            accounts.create_account(store=store, account_id=account_id(i), timezone=account_zone(i))
+    token = keys.create_key(store=store, scope="ingest").token
+    store.dispose()
+    return token
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--database-url", help="default: a new SQLite file in a temporary folder")
-    parser.add_argument("--prefilled", type=Path, help="a SQLite store to copy and ingest into")
+    parser.add_argument(
+        "--prefilled",
+        type=Path,
+        help="a SQLite store (benchmarks.generate) to copy: all-new events are also sent to the "
+        "copy, and its rate compared with the empty store's",
+    )
+    parser.add_argument(
+        "--spread-days",
+        type=float,
+        default=1.0,
+        help="the days the stream's timestamps cover (30: every batch touches ~3,500 rollup rows)",
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="cm-ingest-"))
     try:
         url = args.database_url or f"sqlite:///{folder / 'ledger.db'}"
-        if args.prefilled:
-            shutil.copy(args.prefilled, folder / "ledger.db")
-        store = open_store(Settings(database_url=url))
-        existing = {a.id for a in accounts.list_accounts(store=store)}
-        for i in range(ACCOUNTS):
-            if account_id(i) not in existing:
-                accounts.create_account(
-                    store=store, account_id=account_id(i), timezone=account_zone(i)
-                )
-        token = keys.create_key(store=store, scope="ingest").token
-        store.dispose()
-
         tag = f"b{os.getpid()}"
-        fresh = make_events(args.events, f"{tag}-new", 1)
-        quarter = args.events // 4
-        mixed_new = make_events(args.events - quarter, f"{tag}-mix", 2)
-        mixed = fresh[:quarter] + mixed_new  # a quarter already stored
-        random.Random(5).shuffle(mixed)
+        spread = args.spread_days
+        fresh = make_events(args.events, f"{tag}-new", 1, spread_days=spread)
+        mixed_new = make_events(args.events * 3 // 4, f"{tag}-mix", 2, spread_days=spread)
+        mixed = with_duplicates(fresh, mixed_new, 5)
 
+        token = prepare(url)
         with creditmeter(url) as server:
             seconds, accepted, _ = asyncio.run(post_all(server.base_url, token, batches(fresh)))
             new_rate = accepted / seconds
@@ -159,12 +200,27 @@ def main() -> None:
         print(f"server peak RSS {rss:.0f} MB")
         if url.startswith("sqlite"):
             size = sum(p.stat().st_size for p in folder.glob("ledger.db*"))
-            if not args.prefilled:
-                per_event = size / (accepted + accepted2)
-                print(f"disk: {per_event:.0f} bytes per stored event, rollups included")
+            print(
+                f"disk: {size / (accepted + accepted2):.0f} bytes per stored event, "
+                "rollups included"
+            )
             raw = raw_sqlite_baseline(fresh, folder)
             print(f"raw sqlite3.executemany: {raw:,.0f} events/s")
             print(f"creditmeter = {new_rate / raw:.2f} x raw sqlite3")
+        if args.prefilled:
+            shutil.copy(args.prefilled, folder / "prefilled.db")
+            prefilled_url = f"sqlite:///{folder / 'prefilled.db'}"
+            token = prepare(prefilled_url)
+            with creditmeter(prefilled_url) as server:
+                body = batches(fresh)
+                seconds, accepted, _ = asyncio.run(post_all(server.base_url, token, body))
+                rss = server.peak_rss_kb / 1024
+            rate = accepted / seconds
+            print(
+                f"into a copy of {args.prefilled}: {accepted:,} new events at {rate:,.0f} "
+                f"events/s = {rate / new_rate:.2f} x the empty store's; "
+                f"server peak RSS {rss:.0f} MB"
+            )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -23,8 +23,9 @@ from typing import Any
 
 from creditmeter import accounts, keys
 from creditmeter.days import day_start_ms, zone
+from creditmeter.events import parse_batch
 from creditmeter.http import create_app
-from creditmeter.ingest import ingest, parse_batch
+from creditmeter.ingest import ingest
 from creditmeter.jsonbody import decode
 from creditmeter.settings import Settings
 from creditmeter.store import open_store

@@ -11,7 +11,8 @@ from typing import Any
 from rich.progress import Progress
 
 from .errors import Conflict, InvalidInput
-from .ingest import MAX_BATCH, ingest, parse_batch
+from .events import MAX_BATCH, parse_batch
+from .ingest import ingest
 from .jsonbody import JsonNumber
 from .jsonbody import decode as decode_json
 from .store import Store, directory, ledger

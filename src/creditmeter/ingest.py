@@ -1,41 +1,20 @@
-"""Ingestion: validate a whole batch, then store it exactly once with its rollups."""
+"""Ingestion: a validated batch (events.parse_batch) stored exactly once with its rollups."""
 
 from __future__ import annotations
 
-import json
-import re
+import threading
+import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from .accounts import SLUG, SLUG_RULE
-from .categories import CATEGORIES, CATEGORY_INDEX
+from sqlalchemy import Connection
+
 from .clock import now_ms
-from .days import day_number, parse_rfc3339_ms
+from .days import day_number
 from .errors import Conflict, InvalidInput
-from .jsonbody import JsonNumber, plain
-from .money import parse_credits
+from .events import MAX_BATCH
 from .store import Store, directory, ledger
 from .store.ledger import Event
-
-MAX_BATCH = 1000
-MAX_METADATA_BYTES = 4096
-MIN_TS = 946_684_800_000  # 2000-01-01T00:00:00Z
-MAX_AHEAD_MS = 24 * 3_600_000
-EVENT_ID = re.compile(r"[!-~]{1,128}")
-FIELDS = frozenset(
-    {
-        "id",
-        "account_id",
-        "bot_id",
-        "category",
-        "credits",
-        "timestamp",
-        "conversation_id",
-        "metadata",
-    }
-)
-REQUIRED = ("id", "account_id", "bot_id", "category", "credits", "timestamp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,165 +23,158 @@ class IngestResult:
     duplicates: int
 
 
-class _FieldError(Exception):
-    def __init__(self, field: str, message: str):
-        self.field, self.message = field, message
-
-
-def _timestamp(value: Any, now: int) -> int:
-    if isinstance(value, JsonNumber):
-        if not value.isdigit() or len(value) > 16:
-            raise _FieldError(
-                "timestamp", "must be milliseconds since the Unix epoch as a JSON integer"
-            )
-        ts = int(value)
-    elif isinstance(value, str):
-        try:
-            ts = parse_rfc3339_ms(value)
-        except ValueError as exc:
-            raise _FieldError("timestamp", str(exc)) from None
-    else:
-        raise _FieldError(
-            "timestamp", "must be milliseconds since the epoch (integer) or an RFC 3339 string"
-        )
-    if ts < MIN_TS:
-        raise _FieldError("timestamp", "must not be before 2000-01-01T00:00:00Z")
-    if ts > now + MAX_AHEAD_MS:
-        raise _FieldError("timestamp", "must not be more than 24 hours in the future")
-    return ts
-
-
-def _credits(value: Any) -> int:
-    if not isinstance(value, str):  # JsonNumber is a str too; bool, null, lists are not
-        raise _FieldError("credits", "must be a JSON number or a decimal string")
-    try:
-        return parse_credits(value)
-    except ValueError as exc:
-        raise _FieldError("credits", str(exc)) from None
-
-
-def _slug(field: str, value: Any) -> str:
-    if isinstance(value, JsonNumber) or not isinstance(value, str) or not SLUG.fullmatch(value):
-        raise _FieldError(field, f"must be a string of {SLUG_RULE}")
-    return value
-
-
-def _metadata(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _FieldError("metadata", "must be a JSON object or null")
-    try:
-        text = json.dumps(plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except ValueError as exc:
-        raise _FieldError("metadata", str(exc)) from None
-    if len(text.encode()) > MAX_METADATA_BYTES:
-        raise _FieldError("metadata", f"must be at most {MAX_METADATA_BYTES} bytes as compact JSON")
-    return text
-
-
-def _conversation_id(value: Any) -> str | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, JsonNumber)
-        or not isinstance(value, str)
-        or not 1 <= len(value) <= 256
-        or not value.isprintable()
-    ):
-        raise _FieldError("conversation_id", "must be null or 1-256 printable characters")
-    return value
-
-
-def parse_event(raw: Any, now: int) -> Event:
-    if not isinstance(raw, dict):
-        raise _FieldError("", "an event must be a JSON object")
-    unknown = sorted(set(raw) - FIELDS)
-    if unknown:
-        raise _FieldError(unknown[0], f"unknown field; an event has {', '.join(sorted(FIELDS))}")
-    for field in REQUIRED:
-        if field not in raw:
-            raise _FieldError(field, "is required")
-    event_id = raw["id"]
-    if (
-        isinstance(event_id, JsonNumber)
-        or not isinstance(event_id, str)
-        or not EVENT_ID.fullmatch(event_id)
-    ):
-        raise _FieldError("id", "must be 1-128 printable ASCII characters without spaces")
-    category = raw["category"]
-    if (  # the str check first: an object or a list is unhashable (a 400, not a 500)
-        not isinstance(category, str)
-        or isinstance(category, JsonNumber)
-        or category not in CATEGORY_INDEX
-    ):
-        raise _FieldError("category", f"must be one of {', '.join(CATEGORIES)}")
-    return Event(
-        account_id=_slug("account_id", raw["account_id"]),
-        event_id=event_id,
-        bot_id=_slug("bot_id", raw["bot_id"]),
-        category=CATEGORY_INDEX[category],
-        credits=_credits(raw["credits"]),
-        ts=_timestamp(raw["timestamp"], now),
-        conversation_id=_conversation_id(raw.get("conversation_id")),
-        metadata=_metadata(raw.get("metadata")),
-    )
-
-
-def parse_batch(document: Any) -> list[Event]:
-    """`{"events": [...]}` -> events; InvalidInput listing every bad event if any is bad."""
-    if not isinstance(document, dict) or set(document) != {"events"}:
-        raise InvalidInput('body: must be a JSON object {"events": [...]} and nothing else')
-    raw_events = document["events"]
-    if not isinstance(raw_events, list) or not 1 <= len(raw_events) <= MAX_BATCH:
-        raise InvalidInput(f"events: must be a list of 1 to {MAX_BATCH} events")
-    now = now_ms()
-    events: list[Event] = []
-    errors: list[dict[str, Any]] = []
-    for index, raw in enumerate(raw_events):
-        try:
-            events.append(parse_event(raw, now))
-        except _FieldError as error:
-            errors.append({"index": index, "field": error.field, "message": error.message})
-    if errors:
-        first = errors[0]
-        raise InvalidInput(
-            f"{len(errors)} of {len(raw_events)} events are invalid and nothing was stored; "
-            f"first: events[{first['index']}].{first['field']} {first['message']}",
-            errors=errors,
-        )
-    return events
-
-
 def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
-    """Stores the batch exactly once, all or nothing; returns once it is durably committed."""
+    """Stores the batch exactly once, all or nothing; returns once it is durably committed.
+
+    On SQLite the batches that wait for the write lock together are written in one
+    transaction (see _GroupCommit); on PostgreSQL each batch is its own transaction."""
+    if not store.is_sqlite:
+        with store.write() as conn:
+            zones = directory.account_zones(conn, {e.account_id for e in batch})
+            result, inserted, new_bots = _write(conn, batch, zones, store.known_bots)
+            _add_to_rollups(conn, inserted, zones)
+        store.known_bots |= new_bots  # only once committed
+        return result
+    return _group_commit(store).submit(batch)
+
+
+def _write(
+    conn: Connection,
+    batch: Sequence[Event],
+    zones: dict[str, str],
+    known_bots: set[tuple[str, str]],
+) -> tuple[IngestResult, list[Event], set[tuple[str, str]]]:
+    """Writes one batch's new events in the open transaction; InvalidInput or Conflict when
+    it must not be stored (the caller rolls it back). Returns what became of it, the events
+    it stored (whose rollups the caller adds in the same transaction), and the bots it added."""
     unique: dict[tuple[str, str], Event] = {}
     conflicts: set[tuple[str, str]] = set()
     for event in batch:
         earlier = unique.setdefault(event.key, event)
         if earlier.content != event.content:
             conflicts.add(event.key)
-    with store.write() as conn:
-        zones = directory.account_zones(conn, {e.account_id for e in unique.values()})
-        _check_accounts(batch, zones)  # validation first: an invalid batch is a 400, not a 409
+    _check_accounts(batch, zones)  # validation first: an invalid batch is a 400, not a 409
+    if conflicts:
+        raise _conflict(conflicts)
+    new_bots = {(e.account_id, e.bot_id) for e in unique.values()} - known_bots
+    directory.ensure_bots(conn, new_bots, now_ms())
+    inserted = ledger.insert_new(conn, list(unique.values()))
+    repeated = [key for key in unique if key not in inserted]
+    if repeated:
+        found = ledger.stored(conn, repeated)
+        conflicts = {key for key in repeated if found[key].content != unique[key].content}
         if conflicts:
             raise _conflict(conflicts)
-        new_bots = {(e.account_id, e.bot_id) for e in unique.values()} - store.known_bots
-        directory.ensure_bots(conn, new_bots, now_ms())
-        inserted = ledger.insert_new(conn, list(unique.values()))
-        repeated = [key for key in unique if key not in inserted]
-        if repeated:
-            found = ledger.stored(conn, repeated)
-            conflicts = {key for key in repeated if found[key].content != unique[key].content}
-            if conflicts:
-                raise _conflict(conflicts)  # rolls the whole batch back
-        ledger.add_to_rollups(
-            conn,
-            (unique[key] for key in inserted),
-            lambda account_id, ts: day_number(ts, zones[account_id]),
-        )
-    store.known_bots |= new_bots  # only once committed
-    return IngestResult(accepted=len(inserted), duplicates=len(batch) - len(inserted))
+    result = IngestResult(accepted=len(inserted), duplicates=len(batch) - len(inserted))
+    return result, [unique[key] for key in inserted], new_bots
+
+
+def _add_to_rollups(conn: Connection, events: Sequence[Event], zones: dict[str, str]) -> None:
+    """The events' credits added to their buckets and to their days in their account's zone."""
+    ledger.add_to_rollups(conn, events, lambda account_id, ts: day_number(ts, zones[account_id]))
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A batch waiting to be written, and then what became of it."""
+
+    batch: Sequence[Event]
+    done: bool = False
+    result: IngestResult | None = None
+    error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Group commit for SQLite, where every commit waits for an fsync and only one writer
+    runs at a time: batches queue here, and whichever thread gets the write turn writes
+    every waiting batch (up to MAX_GROUP_EVENTS) in one transaction, each inside a
+    savepoint, so a batch refused with 400 or 409 is rolled back alone; the rollups of the
+    stored events are added once for the group. Every batch is answered only after the
+    commit that holds it; if that commit fails, they all fail."""
+
+    MAX_GROUP_EVENTS = 8 * MAX_BATCH
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._queue: list[_Waiting] = []
+        self._queue_lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def submit(self, batch: Sequence[Event]) -> IngestResult:
+        waiting = _Waiting(batch)
+        with self._queue_lock:
+            self._queue.append(waiting)
+        while not waiting.done:
+            with self._turn:
+                if not waiting.done:
+                    self._write_group()
+        if waiting.error is not None:
+            raise waiting.error
+        assert waiting.result is not None
+        return waiting.result
+
+    def _take(self) -> list[_Waiting]:
+        """The oldest waiting batches, as many as fit in one group (at least one)."""
+        with self._queue_lock:
+            size, count = 0, 0
+            for waiting in self._queue:
+                size += len(waiting.batch)
+                if count and size > self.MAX_GROUP_EVENTS:
+                    break
+                count += 1
+            group, self._queue = self._queue[:count], self._queue[count:]
+        return group
+
+    def _write_group(self) -> None:
+        """Writes the waiting batches. They are taken once the write lock is held, so every
+        batch that arrived while another writer (of any process) held it joins the group."""
+        store = self.store
+        group: list[_Waiting] = []
+        added: set[tuple[str, str]] = set()
+        stored: list[Event] = []
+        try:
+            with store.write() as conn:
+                group = self._take()
+                zones = directory.account_zones(
+                    conn, {e.account_id for waiting in group for e in waiting.batch}
+                )
+                for waiting in group:
+                    savepoint = conn.begin_nested()
+                    try:
+                        waiting.result, inserted, new_bots = _write(
+                            conn, waiting.batch, zones, store.known_bots | added
+                        )
+                    except (InvalidInput, Conflict) as refused:
+                        savepoint.rollback()
+                        waiting.error = refused
+                    else:
+                        savepoint.commit()
+                        stored += inserted
+                        added |= new_bots
+                _add_to_rollups(conn, stored, zones)
+        except BaseException as failure:
+            # Every batch of the group fails with it (those that were waiting for the write
+            # lock, when that is what failed); the leader's own batch is among them.
+            for waiting in group or self._take():
+                waiting.result, waiting.error, waiting.done = None, failure, True
+            if not isinstance(failure, Exception):
+                raise
+        else:
+            store.known_bots |= added  # only once committed
+            for waiting in group:
+                waiting.done = True
+
+
+_GROUPS: weakref.WeakKeyDictionary[Store, _GroupCommit] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def _group_commit(store: Store) -> _GroupCommit:
+    with _GROUPS_LOCK:
+        group = _GROUPS.get(store)
+        if group is None:
+            group = _GROUPS[store] = _GroupCommit(store)
+        return group
 
 
 def _check_accounts(batch: Sequence[Event], known: Collection[str]) -> None:

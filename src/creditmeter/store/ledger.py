@@ -7,8 +7,8 @@ more than the database's own work.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
@@ -77,7 +77,7 @@ def _rows_sql(conn: Connection, width: int, count: int, types: Sequence[str]) ->
 def _params(conn: Connection, rows: Sequence[Sequence[Any]]) -> tuple[Any, ...]:
     if _is_postgres(conn):
         return tuple(list(column) for column in zip(*rows, strict=True))
-    return tuple(value for row in rows for value in row)
+    return tuple(chain.from_iterable(rows))
 
 
 def _chunks(conn: Connection, rows: Sequence[Any], width: int) -> Iterable[Sequence[Any]]:
@@ -117,27 +117,16 @@ def insert_new(conn: Connection, events: Sequence[Event]) -> set[tuple[str, str]
 
 def stored(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Event]:
     """The stored events with these keys."""
-    wanted = sorted(set(keys))
     found: dict[tuple[str, str], Event] = {}
-    if _is_postgres(conn):
+    columns = ", ".join(f"e.{c}" for c in _EVENT_COLUMNS.split(", "))
+    for chunk in _chunks(conn, sorted(set(keys)), 2):
         sql = (
-            f"SELECT {_EVENT_COLUMNS} FROM usage_events WHERE (account_id, event_id) IN"
-            " (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            f"WITH k(account_id, event_id) AS ({_rows_sql(conn, 2, len(chunk), ('text', 'text'))})"
+            f" SELECT {columns} FROM k JOIN usage_events e"
+            " ON e.account_id = k.account_id AND e.event_id = k.event_id"
         )
-        rows = _rows(conn, sql, _params(conn, wanted))
+        rows = _rows(conn, sql, _params(conn, chunk))
         found.update((e.key, e) for e in map(Event._make, rows))
-        return found
-    by_account: dict[str, list[str]] = defaultdict(list)
-    for account_id, event_id in wanted:
-        by_account[account_id].append(event_id)
-    for account_id, event_ids in by_account.items():
-        for chunk in _chunks(conn, event_ids, 1):
-            sql = (
-                f"SELECT {_EVENT_COLUMNS} FROM usage_events WHERE account_id = ?"
-                f" AND event_id IN ({', '.join('?' * len(chunk))})"
-            )
-            rows = _rows(conn, sql, (account_id, *chunk))
-            found.update((e.key, e) for e in map(Event._make, rows))
     return found
 
 
@@ -166,17 +155,19 @@ def add_to_rollups(
     buckets: dict[tuple[str, str, int], Sums] = {}
     days: dict[tuple[str, str, int], Sums] = {}
     for event in events:
+        account_id, category, credits = event.account_id, event.category, event.credits
         bucket = event.ts - event.ts % BUCKET_MS
-        day = day_of(event.account_id, event.ts)
-        for bot in (event.bot_id, ALL_BOTS):
-            for sums, key in (
-                (buckets, (event.account_id, bot, bucket)),
-                (days, (event.account_id, bot, day)),
-            ):
-                row = sums.get(key)
-                if row is None:
-                    row = sums[key] = [0] * width
-                row[event.category] += event.credits
+        day = day_of(account_id, event.ts)
+        for key, sums in (
+            ((account_id, event.bot_id, bucket), buckets),
+            ((account_id, ALL_BOTS, bucket), buckets),
+            ((account_id, event.bot_id, day), days),
+            ((account_id, ALL_BOTS, day), days),
+        ):
+            row = sums.get(key)
+            if row is None:
+                row = sums[key] = [0] * width
+            row[category] += credits
     _upsert(conn, "usage_buckets", "bucket", [(*k, *v) for k, v in buckets.items()])
     _upsert(conn, "usage_days", "day", [(*k, *v) for k, v in days.items()])
 

@@ -1,0 +1,275 @@
+"""Usage events as clients send them, validated into ledger Events: a whole batch at once,
+and every error of a bad batch listed."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection
+from functools import cache
+from operator import itemgetter, methodcaller
+from typing import Any
+
+from .accounts import SLUG, SLUG_RULE
+from .categories import CATEGORIES, CATEGORY_INDEX
+from .clock import now_ms
+from .days import parse_rfc3339_ms
+from .errors import InvalidInput
+from .jsonbody import NUMBER_TYPES, JsonNumber, number_text, plain
+from .money import MAX_CREDITS_MICRO, parse_credits
+from .store.ledger import Event
+
+MAX_BATCH = 1000
+MAX_METADATA_BYTES = 4096
+MIN_TS = 946_684_800_000  # 2000-01-01T00:00:00Z
+MAX_AHEAD_MS = 24 * 3_600_000
+EVENT_ID = re.compile(r"[!-~]{1,128}")
+FIELDS = frozenset(
+    {
+        "id",
+        "account_id",
+        "bot_id",
+        "category",
+        "credits",
+        "timestamp",
+        "conversation_id",
+        "metadata",
+    }
+)
+REQUIRED = ("id", "account_id", "bot_id", "category", "credits", "timestamp")
+
+
+class _FieldError(Exception):
+    def __init__(self, field: str, message: str):
+        self.field, self.message = field, message
+
+
+def _timestamp(value: Any, now: int) -> int:
+    if (text := number_text(value)) is not None:
+        if not text.isdigit() or len(text) > 16:
+            raise _FieldError(
+                "timestamp", "must be milliseconds since the Unix epoch as a JSON integer"
+            )
+        ts = int(text)
+    elif isinstance(value, str):
+        try:
+            ts = parse_rfc3339_ms(value)
+        except ValueError as exc:
+            raise _FieldError("timestamp", str(exc)) from None
+    else:
+        raise _FieldError(
+            "timestamp", "must be milliseconds since the epoch (integer) or an RFC 3339 string"
+        )
+    if ts < MIN_TS:
+        raise _FieldError("timestamp", "must not be before 2000-01-01T00:00:00Z")
+    if ts > now + MAX_AHEAD_MS:
+        raise _FieldError("timestamp", "must not be more than 24 hours in the future")
+    return ts
+
+
+def _credits(value: Any) -> int:
+    text = value if isinstance(value, str) else number_text(value)  # a JsonNumber is a str
+    if text is None:
+        raise _FieldError("credits", "must be a JSON number or a decimal string")
+    try:
+        return parse_credits(text)
+    except ValueError as exc:
+        raise _FieldError("credits", str(exc)) from None
+
+
+def _slug(field: str, value: Any) -> str:
+    if isinstance(value, JsonNumber) or not isinstance(value, str) or not SLUG.fullmatch(value):
+        raise _FieldError(field, f"must be a string of {SLUG_RULE}")
+    return value
+
+
+def _metadata(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _FieldError("metadata", "must be a JSON object or null")
+    try:
+        text = json.dumps(plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError as exc:
+        raise _FieldError("metadata", str(exc)) from None
+    if len(text.encode()) > MAX_METADATA_BYTES:
+        raise _FieldError("metadata", f"must be at most {MAX_METADATA_BYTES} bytes as compact JSON")
+    return text
+
+
+def _conversation_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, JsonNumber)
+        or not isinstance(value, str)
+        or not 1 <= len(value) <= 256
+        or not value.isprintable()
+    ):
+        raise _FieldError("conversation_id", "must be null or 1-256 printable characters")
+    return value
+
+
+def parse_event(raw: Any, now: int) -> Event:
+    if not isinstance(raw, dict):
+        raise _FieldError("", "an event must be a JSON object")
+    unknown = sorted(set(raw) - FIELDS)
+    if unknown:
+        raise _FieldError(unknown[0], f"unknown field; an event has {', '.join(sorted(FIELDS))}")
+    for field in REQUIRED:
+        if field not in raw:
+            raise _FieldError(field, "is required")
+    event_id = raw["id"]
+    if (
+        isinstance(event_id, JsonNumber)
+        or not isinstance(event_id, str)
+        or not EVENT_ID.fullmatch(event_id)
+    ):
+        raise _FieldError("id", "must be 1-128 printable ASCII characters without spaces")
+    category = raw["category"]
+    if (  # the str check first: an object or a list is unhashable (a 400, not a 500)
+        not isinstance(category, str)
+        or isinstance(category, JsonNumber)
+        or category not in CATEGORY_INDEX
+    ):
+        raise _FieldError("category", f"must be one of {', '.join(CATEGORIES)}")
+    return Event(
+        account_id=_slug("account_id", raw["account_id"]),
+        event_id=event_id,
+        bot_id=_slug("bot_id", raw["bot_id"]),
+        category=CATEGORY_INDEX[category],
+        credits=_credits(raw["credits"]),
+        ts=_timestamp(raw["timestamp"], now),
+        conversation_id=_conversation_id(raw.get("conversation_id")),
+        metadata=_metadata(raw.get("metadata")),
+    )
+
+
+def parse_batch(document: Any) -> list[Event]:
+    """`{"events": [...]}` -> events; InvalidInput listing every bad event if any is bad."""
+    if not isinstance(document, dict) or set(document) != {"events"}:
+        raise InvalidInput('body: must be a JSON object {"events": [...]} and nothing else')
+    raw_events = document["events"]
+    if not isinstance(raw_events, list) or not 1 <= len(raw_events) <= MAX_BATCH:
+        raise InvalidInput(f"events: must be a list of 1 to {MAX_BATCH} events")
+    now = now_ms()
+    events = _parse_valid_batch(raw_events, now)
+    if events is not None:
+        return events
+    events = []
+    errors: list[dict[str, Any]] = []
+    for index, raw in enumerate(raw_events):
+        try:
+            events.append(parse_event(raw, now))
+        except _FieldError as error:
+            errors.append({"index": index, "field": error.field, "message": error.message})
+    if errors:
+        first = errors[0]
+        raise InvalidInput(
+            f"{len(errors)} of {len(raw_events)} events are invalid and nothing was stored; "
+            f"first: events[{first['index']}].{first['field']} {first['message']}",
+            errors=errors,
+        )
+    return events
+
+
+def _parse_valid_batch(raw_events: list[Any], now: int) -> list[Event] | None:
+    """The events when every one is valid, else None, and then parse_event words each error.
+
+    parse_event's checks made a field at a time over the whole batch, so that the loops run
+    in C (map, set, min, max, a regex over a column) rather than once per event in Python.
+    """
+    if set(map(type, raw_events)) != {dict}:
+        return None
+    try:
+        ids, accounts, bots, categories, credits, timestamps = [
+            list(map(itemgetter(field), raw_events)) for field in REQUIRED
+        ]
+    except KeyError:  # a required field is missing
+        return None
+    if not (
+        _every_string(ids, EVENT_ID)
+        and _every_string(accounts, SLUG)
+        and _every_string(bots, SLUG)
+        and _every_string(categories, _CATEGORY)
+    ):
+        return None
+    micros = _micro_credits(credits)
+    instants = _instants(timestamps, now)
+    optional = _optional_fields(raw_events)
+    if micros is None or instants is None or optional is None:
+        return None
+    category_indexes = map(CATEGORY_INDEX.__getitem__, categories)
+    rows = zip(accounts, ids, bots, category_indexes, micros, instants, *optional, strict=True)
+    return list(map(Event._make, rows))
+
+
+_CATEGORY = re.compile("|".join(map(re.escape, CATEGORIES)))
+
+
+def _every_string(values: list[Any], pattern: re.Pattern[str]) -> bool:
+    """Whether every value is a JSON string (a JsonNumber is a str, not a string) that
+    `pattern` matches whole."""
+    return set(map(type, values)) == {str} and _every_match(pattern, set(values))
+
+
+def _every_match(pattern: re.Pattern[str], texts: Collection[str]) -> bool:
+    """Whether `pattern`, which matches no newline, matches each text whole: one regex run over
+    the texts joined by newlines, whose count catches a text that holds one itself."""
+    joined = "\n".join(texts)
+    return joined.count("\n") == len(texts) - 1 and _lines(pattern).fullmatch(joined) is not None
+
+
+@cache
+def _lines(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """`pattern` for each of lines joined by newlines."""
+    return re.compile(rf"(?:{pattern.pattern})(?:\n(?:{pattern.pattern}))*")
+
+
+def _micro_credits(values: list[Any]) -> list[int] | None:
+    """_credits of each value, or None if one is invalid."""
+    texts = values
+    if (types := set(map(type, values))) != {str}:
+        if not types <= NUMBER_TYPES | {str}:
+            return None
+        texts = list(map(str, values))  # the text sent for each number, which _credits reads
+    if not _every_match(_PLAIN_DECIMAL, texts):
+        return None
+    # parse_credits' whole * MICRO + fraction padded to 6 digits, as one int of all the digits
+    micros = [int(whole + fraction.ljust(6, "0")) for whole, _, fraction in map(_at_point, texts)]
+    return micros if max(micros) <= MAX_CREDITS_MICRO else None
+
+
+# parse_credits' form, but at most 7 digits before the point: more are out of its range
+_PLAIN_DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,6})(?:\.[0-9]{1,6})?")
+_at_point = methodcaller("partition", ".")
+
+
+def _instants(values: list[Any], now: int) -> list[int] | None:
+    """_timestamp of each value, or None if one is invalid."""
+    if set(map(type, values)) != {int}:  # not all ms sent as JSON integers (by decode_fast)
+        try:
+            values = [value if type(value) is int else _timestamp(value, now) for value in values]
+        except (_FieldError, ValueError):  # ValueError: a CSV timestamp such as "²", see importer
+            return None
+    # _timestamp's range; an int in it was sent as plain digits, the only text _timestamp takes
+    if min(values) < MIN_TS or max(values) > now + MAX_AHEAD_MS:
+        return None
+    return values
+
+
+def _optional_fields(raw_events: list[Any]) -> list[list[str | None]] | None:
+    """[conversation_ids, metadata], one of each per event; None if one is invalid or if an
+    event has a field that is not in FIELDS."""
+    if max(map(len, raw_events)) == len(REQUIRED):  # no event has more than the required
+        nothing: list[str | None] = [None] * len(raw_events)
+        return [nothing, nothing]
+    if not FIELDS.issuperset(set().union(*raw_events)):
+        return None
+    try:
+        return [
+            [_conversation_id(raw.get("conversation_id")) for raw in raw_events],
+            [_metadata(raw.get("metadata")) for raw in raw_events],
+        ]
+    except _FieldError:
+        return None

@@ -1,0 +1,121 @@
+"""Group commit on SQLite: batches that wait for the write turn together are written in one
+transaction, each in its own savepoint, and each answered with its own fate."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from creditmeter import accounts, ingest
+from creditmeter.errors import Conflict, InvalidInput
+from creditmeter.store import Store, ledger
+from creditmeter.store.ledger import Event, rollup_mismatches
+from creditmeter.store.tables import usage_events
+
+T0 = 1_733_011_200_000  # 2024-12-01T00:00:00Z
+
+
+def _event(
+    event_id: str, account: str = "acme", credits: int = 1_000_000, bot: str = "b1", minute: int = 0
+) -> Event:
+    return Event(account, event_id, bot, 0, credits, T0 + minute * 60_000, None, None)
+
+
+def _batch(prefix: str, count: int, account: str = "acme") -> list[Event]:
+    """Events a minute apart from 2024-12-01T00:00Z, over three bots."""
+    return [_event(f"{prefix}-{n}", account, bot=f"bot-{n % 3}", minute=n) for n in range(count)]
+
+
+def _stored(store: Store) -> int:
+    with store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(usage_events)).scalar_one())
+
+
+def _queued_together(store: Store, batches: list[list[Event]]) -> list[Future[ingest.IngestResult]]:
+    """Submits every batch while the store's write lock is held, so they all queue, then
+    lets them go: the first to get the write turn writes them all as one group."""
+    pool = ThreadPoolExecutor(len(batches))
+    with store._write_lock:
+        futures = [pool.submit(ingest.ingest, store=store, batch=b) for b in batches]
+        deadline = time.monotonic() + 10
+        while len(ingest._group_commit(store)._queue) < len(batches):
+            assert time.monotonic() < deadline, "the batches did not queue"
+            time.sleep(0.005)
+    pool.shutdown(wait=True)
+    return futures
+
+
+@pytest.fixture
+def acme(sqlite_store: Store) -> Store:
+    accounts.create_account(store=sqlite_store, account_id="acme", timezone="Asia/Shanghai")
+    accounts.create_account(store=sqlite_store, account_id="beta", timezone="America/St_Johns")
+    return sqlite_store
+
+
+def _commits(store: Store) -> Callable[[], int]:
+    count = 0
+
+    def on_commit(_conn: Any) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(store.engine, "commit", on_commit)
+    return lambda: count
+
+
+def test_waiting_batches_share_one_commit_and_keep_their_own_fates(acme: Store) -> None:
+    ingest.ingest(store=acme, batch=[_event("x-1", credits=5)])
+    commits = _commits(acme)
+    batches = [
+        _batch("a", 300),
+        _batch("b", 200, "beta"),
+        [*_batch("c", 10), _event("c-x", "nobody")],  # an unknown account: 400
+        [_event("x-1", credits=6), *_batch("d", 5)],  # x-1 stored with other credits: 409
+        _batch("a", 300),  # resent while its first copy waits: all duplicates
+        [*_batch("e", 50), *_batch("a", 10)],  # new events and duplicates of the first batch
+    ]
+    futures = _queued_together(acme, batches)
+    assert commits() == 1
+    assert futures[0].result() == ingest.IngestResult(accepted=300, duplicates=0)
+    assert futures[1].result() == ingest.IngestResult(accepted=200, duplicates=0)
+    with pytest.raises(InvalidInput, match="unknown account"):
+        futures[2].result()
+    with pytest.raises(Conflict, match="'x-1'"):
+        futures[3].result()
+    assert futures[4].result() == ingest.IngestResult(accepted=0, duplicates=300)
+    assert futures[5].result() == ingest.IngestResult(accepted=50, duplicates=10)
+    assert _stored(acme) == 1 + 300 + 200 + 50  # nothing of the refused batches
+    with acme.read() as conn:
+        assert rollup_mismatches(conn, "acme") == 0
+        assert rollup_mismatches(conn, "beta") == 0
+        assert {"bot-0", "bot-1", "bot-2"} <= set(ledger.bots_with_usage(conn, "acme"))
+
+
+def test_a_group_is_capped_in_size(acme: Store) -> None:
+    commits = _commits(acme)
+    size = ingest._GroupCommit.MAX_GROUP_EVENTS // 1000 + 2
+    futures = _queued_together(acme, [_batch(f"g{i}", 1000) for i in range(size)])
+    assert all(f.result().accepted == 1000 for f in futures)
+    assert commits() == 2
+
+
+def test_a_failed_commit_fails_every_batch_of_the_group(
+    acme: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(*_args: Any) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(ledger, "add_to_rollups", failing)
+    futures = _queued_together(acme, [_batch("f", 10), _batch("g", 20), _batch("h", 30)])
+    for future in futures:
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+            future.result()
+    monkeypatch.undo()
+    assert _stored(acme) == 0
+    assert ingest.ingest(store=acme, batch=_batch("f", 10)).accepted == 10  # the turn is free

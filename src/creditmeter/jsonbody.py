@@ -93,7 +93,7 @@ def decode_fast(body: bytes) -> Any:
     as the int 0, so a body that may hold one goes to decode. So does every body jiter
     refuses: decode words the error, or reads the deep body.
     """
-    if not _MINUS_ZERO.search(body):
+    if not _may_hold_minus_zero(body):
         try:
             return jiter.from_json(
                 body,
@@ -107,10 +107,22 @@ def decode_fast(body: bytes) -> Any:
     return decode(body)
 
 
-# A -0 number token: a value starts the body or follows a ':', a '[' or a ',', after optional
-# whitespace. Text inside a string can match too ("x, -0"), which costs only time; an id
-# such as "bot-0" does not.
-_MINUS_ZERO = re.compile(rb"(?:^|[:\[,])[ \t\n\r]*-0(?![.eE0-9])")
+_MINUS_ZERO = re.compile(rb"-0(?![.eE0-9])")
+
+
+def _may_hold_minus_zero(body: bytes) -> bool:
+    """Whether a -0 number may be in the body: a "-0" (not "-0.5", "-01") that starts it or
+    follows a ':', a '[' or a ',' after optional whitespace, as a JSON value does. Text
+    inside a string can pass too ("x, -0"), which costs only time; an id such as "bot-0"
+    does not."""
+    for match in _MINUS_ZERO.finditer(body):
+        before = match.start() - 1
+        while before >= 0 and body[before] in b" \t\n\r":
+            before -= 1
+        if before < 0 or body[before] in b":[,":
+            return True
+    return False
+
 
 # type() of a JSON number from decode or decode_fast (true and false are bools, not ints)
 NUMBER_TYPES = frozenset({JsonNumber, int, jiter.LosslessFloat})

@@ -50,8 +50,8 @@ def _write(
     unique: dict[tuple[str, str], Event] = {}
     conflicts: set[tuple[str, str]] = set()
     for event in batch:
-        earlier = unique.setdefault(event.key, event)
-        if earlier.content != event.content:
+        earlier = unique.setdefault((event.account_id, event.event_id), event)
+        if earlier is not event and earlier.content != event.content:
             conflicts.add(event.key)
     _check_accounts(batch, zones)  # validation first: an invalid batch is a 400, not a 409
     if conflicts:

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+# The PostgreSQL ingest benchmark's own database, made anew by `make bench`
+PG_BENCH_DB ?= cmbench
 
 .PHONY: install run test lint bench openapi clean
 
@@ -33,8 +35,20 @@ lint: install
 openapi: install
 	$(BIN)/python -m creditmeter.openapi > openapi.json
 
+## bench: every figure of docs/benchmarks.md (needs Debian's wrk; ~15 min, stores kept in BENCH_DIR)
+BENCH_DIR ?= /tmp
 bench: install
-	$(BIN)/python -m benchmarks.run
+	test -f $(BENCH_DIR)/bench1m.db || $(BIN)/python -m benchmarks.generate --events 1000000 \
+		--database-url sqlite:///$(BENCH_DIR)/bench1m.db
+	test -f $(BENCH_DIR)/bench10m.db || $(BIN)/python -m benchmarks.generate --events 10000000 \
+		--database-url sqlite:///$(BENCH_DIR)/bench10m.db
+	$(BIN)/python -m benchmarks.read --database-url sqlite:///$(BENCH_DIR)/bench1m.db \
+		--database-url sqlite:///$(BENCH_DIR)/bench10m.db --seconds 10
+	$(BIN)/python -m benchmarks.ingest --events 2000000 --prefilled $(BENCH_DIR)/bench10m.db
+	psql "$(PG_URL)" -qc "DROP DATABASE IF EXISTS $(PG_BENCH_DB)" -c "CREATE DATABASE $(PG_BENCH_DB)"
+	$(BIN)/python -m benchmarks.ingest --events 2000000 \
+		--database-url postgresql://postgres@127.0.0.1:5432/$(PG_BENCH_DB)
+	$(BIN)/python -m benchmarks.profile --database-url sqlite:///$(BENCH_DIR)/bench10m.db
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from creditmeter import days as days_module
 from creditmeter.days import (
     MAX_MS,
     MIN_MS,
@@ -455,3 +456,16 @@ def test_rfc3339_round_trips(ms: int, offset_minutes: int, zulu: bool) -> None:
     if zulu:
         text = text.replace("+00:00", "Z")
     assert parse_instant_param("start_time", text) == ms
+
+
+@given(ranges())
+@example(("America/St_Johns", ST_JOHNS_0001 - DAY, ST_JOHNS_0001 + HOUR))
+@example(("Pacific/Apia", utc_ms("2011-12-28T00:00:00Z"), utc_ms("2012-01-02T00:00:00Z")))
+def test_the_cached_plain_days_equal_the_worked_out_ones(case: tuple[str, int, int]) -> None:
+    zone_name, start, end = case
+    tz = ZoneInfo(zone_name)
+    fast = days_between(start, end, tz)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(days_module, "_plain_days", lambda *_: None)
+        worked_out = days_between(start, end, tz)
+    assert fast == worked_out

@@ -107,16 +107,14 @@ _PAGE_PARAMETERS = [
 class _Call:
     """What a bill request says: its query parameters and the two headers that matter.
     Read straight from the ASGI scope (Starlette's Request would cost more than a cached
-    report)."""
+    report); the query string is parsed only when the answer is not cached."""
 
-    __slots__ = ("accept", "authorization", "items", "params", "path", "query", "state")
+    __slots__ = ("_items", "accept", "authorization", "path", "query", "state")
 
     def __init__(self, scope: Scope):
         self.path: str = scope["path"]
         self.query: bytes = scope["query_string"]
-        # As Starlette's QueryParams: every item in order, and the last value of each name.
-        self.items = parse_qsl(self.query.decode("latin-1"), keep_blank_values=True)
-        self.params = dict(self.items)
+        self._items: list[tuple[str, str]] | None = None
         self.authorization = self.accept = ""
         for name, value in scope["headers"]:
             if name == b"authorization" and not self.authorization:
@@ -124,6 +122,18 @@ class _Call:
             elif name == b"accept" and not self.accept:
                 self.accept = value.decode("latin-1")
         self.state: dict[str, Any] = scope.setdefault("state", {})
+
+    @property
+    def items(self) -> list[tuple[str, str]]:
+        """Every query parameter in order, as Starlette's QueryParams reads them."""
+        if self._items is None:
+            self._items = parse_qsl(self.query.decode("latin-1"), keep_blank_values=True)
+        return self._items
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The last value of each query parameter, as Starlette's QueryParams.get gives."""
+        return dict(self.items)
 
 
 def _integer(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -216,8 +226,9 @@ def page_answer(state: Any, call: _Call) -> Answer:
         call.state["account_id"] = account_id
         return answer
     key, window = _window(state, call, generation)
-    page = _integer(call.params, "page", 1, 1, 1_000_000)
-    page_size = _integer(call.params, "page_size", 20, 1, 100)
+    params = call.params
+    page = _integer(params, "page", 1, 1, 1_000_000)
+    page_size = _integer(params, "page_size", 20, 1, 100)
     rows, total_days = bill_page(
         store=state.store,
         window=window,

@@ -176,6 +176,7 @@ def main() -> None:
         default=1.0,
         help="the days the stream's timestamps cover (30: every batch touches ~3,500 rollup rows)",
     )
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="cm-ingest-"))
@@ -191,7 +192,7 @@ def main() -> None:
         mixed = with_duplicates(fresh[:half], mixed_new, 5)
 
         token = prepare(url)
-        with creditmeter(url) as server:
+        with creditmeter(url, workers=args.workers) as server:
             first, accepted, _ = asyncio.run(
                 post_all(server.base_url, token, batches(fresh[:half]))
             )
@@ -221,7 +222,7 @@ def main() -> None:
             shutil.copy(args.prefilled, folder / "prefilled.db")
             prefilled_url = f"sqlite:///{folder / 'prefilled.db'}"
             token = prepare(prefilled_url)
-            with creditmeter(prefilled_url) as server:
+            with creditmeter(prefilled_url, workers=args.workers) as server:
                 body = batches(fresh)
                 seconds, accepted, _ = asyncio.run(post_all(server.base_url, token, body))
                 rss = server.peak_rss_kb / 1024

@@ -9,8 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
+from creditmeter.http import create_app
 from creditmeter.http.bill_routes import BillEndpoints
+from creditmeter.store import Store
 from tests.conftest import bearer
+from tests.conftest import test_settings as settings_for_tests
 from tests.http.support import BILL_PAGE, BILL_TOTAL, DECEMBER, event, post_events
 
 # The edge's own headers differ per request (the request id) or are added on every route.
@@ -81,3 +84,24 @@ def test_other_methods_fall_through_to_fastapi(client: TestClient, shanghai: str
     assert answer.status_code == 405
     assert answer.json()["code"] == 40500
     assert "GET" in answer.headers["allow"]
+
+
+def test_a_cached_page_keeps_its_headers_when_middleware_adds_some(
+    store: Store, shanghai: str
+) -> None:
+    origin = "https://portal.example"
+    app = create_app(
+        settings_for_tests(database_url=str(store.engine.url), cors_origins=[origin]), store=store
+    )
+    with TestClient(app) as client:
+        cross = {"Origin": origin, **bearer(shanghai)}
+        first, again = (client.get(BILL_PAGE, params=DECEMBER, headers=cross) for _ in range(2))
+        same_origin = client.get(BILL_PAGE, params=DECEMBER, headers=bearer(shanghai))
+    for answer in (first, again):  # the second comes from the page cache
+        assert answer.status_code == 200
+        assert answer.headers.get_list("access-control-allow-origin") == [origin]
+        assert len(answer.headers.get_list("x-request-id")) == 1
+    # CORS added its headers to the first answer's list: they must not stick to the page.
+    assert same_origin.status_code == 200
+    assert "access-control-allow-origin" not in same_origin.headers
+    assert same_origin.content == first.content

@@ -288,7 +288,8 @@ class BillEndpoints:
             response = await handler(Request(scope, receive), error)
             await response(scope, receive, send)
             return
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        # A copy: the headers may be a cached answer's, and middleware may add to the list.
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})
 
 
@@ -296,7 +297,7 @@ async def _respond(request: Request, answer: Callable[[Any, _Call], Answer]) -> 
     state = request.app.state
     headers, body = await read_call(state.store, answer, state, _Call(request.scope))
     response = Response(body)
-    response.raw_headers = headers
+    response.raw_headers = list(headers)  # a copy, as above
     return response
 
 

@@ -153,8 +153,9 @@ class _GroupCommit:
                         added |= new_bots
                 _add_to_rollups(conn, stored, zones)
         except BaseException as failure:
-            # Every batch of the group fails with it (those that were waiting for the write
-            # lock, when that is what failed); the leader's own batch is among them.
+            # Every batch of the group fails with it (the batches that were waiting, when
+            # the write lock itself could not be had). A leader whose own batch was not in
+            # the group goes on to write it in the next one.
             for waiting in group or self._take():
                 waiting.result, waiting.error, waiting.done = None, failure, True
             if not isinstance(failure, Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import time
 import uuid
@@ -31,13 +32,22 @@ _HEADERS = [(name.lower().encode(), value.encode()) for name, value in _SECURITY
 _API_HEADERS = [*_HEADERS, (b"cache-control", b"no-store")]
 
 
-_PROCESS_ID = uuid.uuid4().hex[:16]  # unique per process, so ids never repeat across workers
-_REQUEST_NUMBERS = itertools.count(1)
+class _RequestIds:
+    """Request ids unique across processes and restarts, without a syscall per request: a
+    random prefix per process (a new one in a forked child), then a counter."""
+
+    def __init__(self) -> None:
+        self.renew()
+
+    def renew(self) -> None:
+        self.prefix, self.numbers = uuid.uuid4().hex[:16], itertools.count(1)
+
+    def new(self) -> str:
+        return f"{self.prefix}{next(self.numbers):016x}"
 
 
-def _new_request_id() -> str:
-    """A request id unique across processes and restarts, without a syscall per request."""
-    return f"{_PROCESS_ID}{next(_REQUEST_NUMBERS):016x}"
+_REQUEST_IDS = _RequestIds()
+os.register_at_fork(after_in_child=_REQUEST_IDS.renew)
 
 
 class Edge:
@@ -51,7 +61,7 @@ class Edge:
             return
         started = time.perf_counter()
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.fullmatch(given) else _new_request_id()
+        request_id = given if _REQUEST_ID.fullmatch(given) else _REQUEST_IDS.new()
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         status, status_sent = 500, False

@@ -113,7 +113,7 @@ class WholeDays:
     anything was computed) is unchanged: reports of overlapping windows share them. One
     dict of days per account, bot and zone, each of at most MAX_DAYS."""
 
-    MAX_DAYS: ClassVar[int] = 4096
+    MAX_DAYS: ClassVar[int] = 1024
 
     cache: GenerationCache[tuple[str, str | None, str], dict[date, Sums]]
     generation: int | None
@@ -169,7 +169,7 @@ def _sum_days_cached(
                 for day, w in zip(days, whole, strict=True)
                 if w and day in found
             )
-    return [DayBill(day.date, found.get(day) or cached[day.date]) for day in days]
+    return [DayBill(day.date, found[day] if day in found else cached[day.date]) for day in days]
 
 
 def bill_page(

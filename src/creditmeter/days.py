@@ -127,11 +127,22 @@ def _plain_day(day: date, tz: ZoneInfo) -> Day | None:
     return Day(day, ((starts[0], ends[0]),))
 
 
-@lru_cache(maxsize=1 << 12)  # reports ask about the same stretches of dates again and again
-def _plain_days(first: date, last: date, tz: ZoneInfo) -> tuple[Day, ...] | None:
+def _plain_stretch(first: date, last: date, tz: ZoneInfo) -> tuple[Day, ...] | None:
     """Every day from `first` to `last` whole, when all of them are plain; else None."""
     days = [_plain_day(first + timedelta(days=n), tz) for n in range((last - first).days + 1)]
     return None if not days or None in days else cast(tuple[Day, ...], tuple(days))
+
+
+# Reports ask about the same stretches of dates again and again. Those as long as a page (90
+# days and a day either side that a clock may add) are cached: at most 1024 x 92 references
+# to the days _plain_day holds.
+_cached_plain_stretch = lru_cache(maxsize=1 << 10)(_plain_stretch)
+
+
+def _plain_days(first: date, last: date, tz: ZoneInfo) -> tuple[Day, ...] | None:
+    if (last - first).days < 92:
+        return _cached_plain_stretch(first, last, tz)
+    return _plain_stretch(first, last, tz)
 
 
 def days_between(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[Day]:

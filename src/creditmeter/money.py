@@ -30,27 +30,11 @@ def parse_credits(text: str) -> int:
     return micro
 
 
-FAST_LOW, FAST_HIGH = 100, 10**15  # where float's repr of micro / 10^6 is exact
-
-
 def format_credits(micro: int) -> str:
-    """Micro-credits -> the shortest exact decimal text (`0.3`, `100`, `1.5`).
-
-    Between 0.0001 and 10^9 credits the text is float's own shortest repr of micro / 10^6,
-    written in C: the quotient is correctly rounded and the exact decimal has at most 15
-    significant digits, so the shortest text that reads back as that float is the exact
-    decimal itself (and repr writes it without an exponent in this range). It is twice as
-    fast as the integer arithmetic below, which covers the rest."""
-    if FAST_LOW <= micro < FAST_HIGH:
-        text = repr(micro / 1e6)
-        return text[:-2] if text.endswith(".0") else text
-    return format_credits_exactly(micro)
-
-
-def format_credits_exactly(micro: int) -> str:
-    """The same as format_credits, by integer arithmetic alone."""
+    """Micro-credits -> the shortest exact decimal text (`0.3`, `100`, `1.5`), by integer
+    arithmetic alone: no binary floating point touches money (PRODUCT.md)."""
     if micro < 0:  # never stored, but keep the function total
-        return "-" + format_credits_exactly(-micro)
+        return "-" + format_credits(-micro)
     whole, fraction = divmod(micro, MICRO)
     if fraction == 0:
         return str(whole)

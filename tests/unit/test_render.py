@@ -1,4 +1,4 @@
-"""Bill rows rendered through float repr are byte-equal to exact integer formatting."""
+"""Bill rows are written with exact decimals, memoised rows included."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 from creditmeter.bills import DayBill
 from creditmeter.categories import CATEGORIES
 from creditmeter.http.render import COLUMNS, rows_csv, rows_json
-from creditmeter.money import format_credits_exactly
 
-# Figures around every edge of the fast range, and anything up to a day's worst case.
+# Figures around the edges of six decimals and of float precision, up to a day's worst case.
 EDGES = [0, 1, 99, 100, 101, 999_999, 1_000_000, 10**15 - 1, 10**15, 10**15 + 1]
 figure = st.one_of(
     st.sampled_from(EDGES),
@@ -29,6 +28,11 @@ rows_strategy = st.lists(
 )
 
 
+def _exact(micro: int) -> str:
+    """The decimal text of micro / 10^6, by Decimal: the shortest, exact, no exponent."""
+    return format(Decimal(micro).scaleb(-6).normalize(), "f")
+
+
 def _bills(figures: list[list[int]]) -> list[DayBill]:
     first = date(2026, 1, 1)
     return [DayBill(first + timedelta(days=i), credits) for i, credits in enumerate(figures)]
@@ -38,7 +42,7 @@ def _expected_json(bills: list[DayBill]) -> str:
     rows = []
     for bill in bills:
         day = bill.date.isoformat()
-        numbers = [format_credits_exactly(n) for n in (sum(bill.credits), *bill.credits)]
+        numbers = [_exact(n) for n in (sum(bill.credits), *bill.credits)]
         fields = [f'"{k}":"{day}"' for k in COLUMNS[:3]]
         fields += [f'"{k}":{v}' for k, v in zip(COLUMNS[3:], numbers, strict=True)]
         rows.append("{" + ",".join(fields) + "}")
@@ -61,12 +65,12 @@ def test_csv_rows_are_the_exact_decimals(figures: list[list[int]]) -> None:
     assert lines[0] == list(COLUMNS)
     for line, bill in zip(lines[1:], bills, strict=True):
         day = bill.date.isoformat()
-        numbers = [format_credits_exactly(n) for n in (sum(bill.credits), *bill.credits)]
+        numbers = [_exact(n) for n in (sum(bill.credits), *bill.credits)]
         assert line == [day, day, day, *numbers]
     assert len(lines) == len(bills) + 1
 
 
-def test_tiny_and_huge_figures_take_the_exact_path() -> None:
+def test_tiny_and_huge_figures_are_written_in_full() -> None:
     bills = _bills([[1, 0, 0, 0, 0, 0, 0, 50], [10**15, 0, 0, 0, 0, 0, 0, 0], [100] * 8])
     text = rows_json(bills).decode()
     assert '"chat":0.000001' in text

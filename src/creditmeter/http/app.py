@@ -66,7 +66,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.key_cache = KeyCache()
     app.state.page_cache = GenerationCache[Any, Any](1024)
     app.state.account_cache = GenerationCache[str, Any](4096)
-    app.state.day_cache = GenerationCache[Any, Any](128)  # whole days per account, bot, zone
+    # Whole days' credits per account, bot and zone: at most 64 x 1024 days.
+    app.state.day_cache = GenerationCache[Any, Any](64)
 
     errors.install(app, settings.retry_after_seconds)
     for router in (bill_router, ingest_router, admin_router, dashboard_router, ops_router):

@@ -6,11 +6,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import cast
 
-import orjson
-
 from ..bills import DayBill
 from ..categories import CATEGORIES
-from ..money import FAST_HIGH, format_credits
+from ..money import format_credits
 
 COLUMNS = ("date", "start_date", "end_date", "total", *CATEGORIES)
 _FIGURES = len(COLUMNS) - 3
@@ -23,28 +21,15 @@ _CSV_ROW = ",".join(["%s"] * len(COLUMNS)) + "\r\n"
 
 
 def _figures(rows: Sequence[DayBill]) -> list[str]:
-    """Every row's total and categories as exact decimal text, row after row.
-
-    Written in C by orjson from micro / 10^6: below 10^15 micro-credits the exact decimal
-    has at most 15 significant digits, so it is the float's shortest round-trip text, which
-    orjson writes (see money.format_credits), and a trailing ".0" is cut. A figure of
-    10^9 credits or more, or one that orjson writes with an exponent (under 0.00001
-    credits), sends the whole page through format_credits instead."""
-    micros: list[int] = []
-    for row in rows:
-        micros.append(sum(row.credits))
-        micros += row.credits
-    if micros and max(micros) < FAST_HIGH:
-        text = orjson.dumps([n / 1e6 for n in micros]).decode()
-        if "e" not in text:
-            return (text[1:-1] + ",").replace(".0,", ",").split(",")[:-1]
-    return [format_credits(n) for n in micros]
+    """Every row's total and categories as exact decimal text, row after row."""
+    return [format_credits(n) for row in rows for n in (sum(row.credits), *row.credits)]
 
 
 # Rows already written, by template, date and credits: reports of overlapping windows repeat
-# most of their days. Bounded: cleared when full.
+# most of their days, and formatting ~800 figures costs more than the rest of a report.
+# Bounded: cleared when full.
 _WRITTEN: dict[tuple[str, date, tuple[int, ...]], str] = {}
-_WRITTEN_MAX = 1 << 16
+_WRITTEN_MAX = 1 << 14
 
 
 def _rows(rows: Sequence[DayBill], template: str, separator: str) -> str:

@@ -18,9 +18,12 @@ class WrkResult:
     non_2xx: int
 
 
-def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+def _ms(value: str, output: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if match is None:
+        raise SystemExit(f"wrk gave a latency of {value!r}:\n{output}")
+    number, unit = match.groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit]
 
 
 def run(
@@ -46,8 +49,9 @@ def run(
     if "Requests/sec" not in output or "50%" not in output:
         raise SystemExit(f"wrk gave no figures:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    # Lines of the latency distribution: "     99%    5.77ms" (not the "92.99%" of the stats).
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1), output)  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1), output)  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     return WrkResult(rps, p50, p99, int(bad.group(1)) if bad else 0)
 

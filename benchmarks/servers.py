@@ -91,22 +91,15 @@ def creditmeter(
         "CREDITMETER_LOG_LEVEL": "WARNING",
         **(env or {}),
     }
-    process = subprocess.Popen(
-        [str(VENV_BIN / "creditmeter"), "serve", "--port", str(port), "--workers", str(workers)],
-        env=environment,
-    )
-    server = Server(process, f"http://127.0.0.1:{port}")
-    try:
-        wait_ready(server.base_url + "/healthz")
+    command = [str(VENV_BIN / "creditmeter"), "serve", "--port", str(port)]
+    with _served([*command, "--workers", str(workers)], port, "/healthz", environment) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @contextmanager
 def hello_world() -> Iterator[Server]:
     port = free_port()
-    process = subprocess.Popen(
+    with _served(
         [
             str(VENV_BIN / "uvicorn"),
             "benchmarks.hello:app",
@@ -120,10 +113,20 @@ def hello_world() -> Iterator[Server]:
             "warning",
             "--no-access-log",
         ],
-    )
-    server = Server(process, f"http://127.0.0.1:{port}")
+        port,
+        "/",
+    ) as server:
+        yield server
+
+
+@contextmanager
+def _served(
+    command: list[str], port: int, ready_path: str, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """The server `command` starts on `port`, once `ready_path` answers; stopped after."""
+    server = Server(subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}")
     try:
-        wait_ready(server.base_url + "/")
+        wait_ready(server.base_url + ready_path)
         yield server
     finally:
         server.stop()

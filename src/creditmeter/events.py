@@ -24,19 +24,9 @@ MAX_METADATA_BYTES = 4096
 MIN_TS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_AHEAD_MS = 24 * 3_600_000
 EVENT_ID = re.compile(r"[!-~]{1,128}")
-FIELDS = frozenset(
-    {
-        "id",
-        "account_id",
-        "bot_id",
-        "category",
-        "credits",
-        "timestamp",
-        "conversation_id",
-        "metadata",
-    }
-)
 REQUIRED = ("id", "account_id", "bot_id", "category", "credits", "timestamp")
+OPTIONAL = ("conversation_id", "metadata")
+FIELDS = frozenset(REQUIRED + OPTIONAL)
 
 
 class _FieldError(Exception):

@@ -11,22 +11,13 @@ from typing import Any
 from rich.progress import Progress
 
 from .errors import Conflict, InvalidInput
-from .events import MAX_BATCH, parse_batch
+from .events import MAX_BATCH, OPTIONAL, REQUIRED, parse_batch
 from .ingest import ingest
 from .jsonbody import JsonNumber
 from .jsonbody import decode as decode_json
 from .store import Store, directory, ledger
 
-CSV_FIELDS = (
-    "id",
-    "account_id",
-    "bot_id",
-    "category",
-    "credits",
-    "timestamp",
-    "conversation_id",
-    "metadata",
-)
+CSV_FIELDS = (*REQUIRED, *OPTIONAL)  # an event's fields, in the order of the contract
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:

@@ -356,18 +356,20 @@ def test_backup_while_serving_and_restore(served: Served, tmp_path: Path) -> Non
     served.account("load", "UTC")
     ingest_key = served.platform("ingest")
     served.start()
-    batches = [
-        [UsageEvent(f"k{b}-{i}", "load", "b", "chat", Decimal(b + 1) / 8, DEC_1_MS + b * 60_000 + i)
-         for i in range(1000)]
-        for b in range(40)
-    ]  # fmt: skip
     stop, sent = threading.Event(), []
 
     def write() -> None:
+        # Batch b is 1000 events of (b + 1) / 8 credits, sent one after another until the
+        # test has seen batches land after the backup (at most 2000, so it stops anyway).
         with Client(served.base, ingest_key) as client:
-            for batch in batches:
+            for b in range(2000):
                 if stop.is_set():
                     return
+                first = DEC_1_MS + b * 60_000
+                batch = [
+                    UsageEvent(f"k{b}-{i}", "load", "b", "chat", Decimal(b + 1) / 8, first + i)
+                    for i in range(1000)
+                ]
                 client.ingest(batch)
                 sent.append(batch)
 
@@ -382,7 +384,8 @@ def test_backup_while_serving_and_restore(served: Served, tmp_path: Path) -> Non
         )  # fmt: skip
         assert backup.returncode == 0, backup.stderr
         assert f"backed up the store to {copy}" in backup.stdout
-        _wait_for(lambda: len(sent) >= 6, 60, "more batches after the backup")
+        after = len(sent)
+        _wait_for(lambda: len(sent) >= after + 3, 60, "more batches after the backup")
     finally:
         stop.set()
         writer.join(timeout=60)
@@ -410,8 +413,8 @@ def test_backup_while_serving_and_restore(served: Served, tmp_path: Path) -> Non
         total = admin.bill_total(date(2024, 12, 1), date(2024, 12, 31), account_id="load")
     assert total.total == raw
     with Client(served.base, ingest_key, retry=RetryPolicy(attempts=3)) as client:
-        again = client.ingest(event for batch in batches for event in batch)
-    assert again == IngestResult(accepted=40_000 - count, duplicates=count)
+        again = client.ingest(event for batch in sent for event in batch)
+    assert again == IngestResult(accepted=len(sent) * 1000 - count, duplicates=count)
 
 
 def test_backup_refuses_what_it_cannot_do(tmp_path: Path) -> None:

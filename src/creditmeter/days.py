@@ -245,9 +245,9 @@ BUCKET_MS = 15 * 60 * 1000  # the rollup bucket; every zone's offset since 2000 
 
 
 @lru_cache(maxsize=1 << 16)
-def _bucket_day(tz_name: str, bucket: int) -> int:
-    """The local date ordinal of every instant of the 15-minute bucket, or -1 when a clock
-    change inside the bucket makes them differ."""
+def bucket_day(bucket: int, tz_name: str) -> int:
+    """The local date ordinal of every instant of the 15-minute bucket starting at `bucket`,
+    or -1 when a clock change inside the bucket makes them differ."""
     tz = zone(tz_name)
     first, last = from_ms(bucket).astimezone(tz), from_ms(bucket + BUCKET_MS - 1).astimezone(tz)
     if first.date() != last.date() or first.utcoffset() != last.utcoffset():
@@ -257,5 +257,5 @@ def _bucket_day(tz_name: str, bucket: int) -> int:
 
 def day_number(ms: int, tz_name: str) -> int:
     """`local_date(ms, zone(tz_name)).toordinal()`, cached per 15-minute bucket."""
-    day = _bucket_day(tz_name, ms - ms % BUCKET_MS)
+    day = bucket_day(ms - ms % BUCKET_MS, tz_name)
     return day if day >= 0 else local_date(ms, zone(tz_name)).toordinal()

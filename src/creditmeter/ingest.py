@@ -6,11 +6,11 @@ import threading
 import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from sqlalchemy import Connection
 
 from .clock import now_ms
-from .days import day_number
 from .errors import Conflict, InvalidInput
 from .events import MAX_BATCH
 from .store import Store, directory, ledger
@@ -29,56 +29,88 @@ def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     On SQLite the batches that wait for the write lock together are written in one
     transaction (see _GroupCommit); on PostgreSQL each batch is its own transaction."""
     if not store.is_sqlite:
+        prepared = _Prepared.of(batch, {})
         with store.write() as conn:
-            zones = directory.account_zones(conn, {e.account_id for e in batch})
-            result, inserted, new_bots = _write(conn, batch, zones, store.known_bots)
-            _add_to_rollups(conn, inserted, zones)
+            zones = directory.account_zones(conn, prepared.accounts)
+            result, stored, buckets, new_bots = _write(conn, prepared, zones, store.known_bots)
+            ledger.add_to_rollups(conn, buckets, ledger.day_rollups(buckets, stored, zones))
         store.known_bots |= new_bots  # only once committed
         return result
-    return _group_commit(store).submit(batch)
+    # Events are never deleted, so the events stored already are looked up before the
+    # write turn, off the path that only one writer at a time can take.
+    with store.read() as conn:
+        earlier = ledger.stored(conn, map(_KEY, batch))
+    return _group_commit(store).submit(_Prepared.of(batch, earlier))
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A batch made ready to write before the write turn: the ids it repeats with other
+    content (in the batch, or among `earlier`, events found stored), its accounts, and its
+    events not found stored, with their bots and their rollups."""
+
+    batch: Sequence[Event]
+    accounts: frozenset[str]
+    conflicts: frozenset[tuple[str, str]]
+    new: Sequence[Event]
+    bots: frozenset[tuple[str, str]]
+    buckets: ledger.Rollups
+
+    @classmethod
+    def of(cls, batch: Sequence[Event], earlier: dict[tuple[str, str], Event]) -> _Prepared:
+        new: Sequence[Event] = batch
+        conflicts: set[tuple[str, str]] = set()
+        if earlier or len(set(map(_KEY, batch))) < len(batch):
+            first: dict[tuple[str, str], Event] = {}
+            for event in batch:
+                seen = first.setdefault(event.key, event)
+                if seen is not event and seen.content != event.content:
+                    conflicts.add(event.key)
+            conflicts |= {k for k, e in earlier.items() if e.content != first[k].content}
+            new = [e for k, e in first.items() if k not in earlier]
+        accounts = frozenset(e.account_id for e in batch)
+        bots = frozenset(map(_BOT, new))
+        return cls(batch, accounts, frozenset(conflicts), new, bots, ledger.bucket_rollups(new))
+
+
+_KEY = itemgetter(0, 1)  # an Event's (account_id, event_id)
+_BOT = itemgetter(0, 2)  # and its (account_id, bot_id)
 
 
 def _write(
     conn: Connection,
-    batch: Sequence[Event],
+    prepared: _Prepared,
     zones: dict[str, str],
     known_bots: set[tuple[str, str]],
-) -> tuple[IngestResult, list[Event], set[tuple[str, str]]]:
+) -> tuple[IngestResult, Sequence[Event], ledger.Rollups, frozenset[tuple[str, str]]]:
     """Writes one batch's new events in the open transaction; InvalidInput or Conflict when
     it must not be stored (the caller rolls it back). Returns what became of it, the events
-    it stored (whose rollups the caller adds in the same transaction), and the bots it added."""
-    unique: dict[tuple[str, str], Event] = {}
-    conflicts: set[tuple[str, str]] = set()
-    for event in batch:
-        earlier = unique.setdefault((event.account_id, event.event_id), event)
-        if earlier is not event and earlier.content != event.content:
-            conflicts.add(event.key)
-    _check_accounts(batch, zones)  # validation first: an invalid batch is a 400, not a 409
-    if conflicts:
-        raise _conflict(conflicts)
-    new_bots = {(e.account_id, e.bot_id) for e in unique.values()} - known_bots
+    it stored and their bucket rollups (which the caller adds in the same transaction), and
+    the bots it added."""
+    if not prepared.accounts <= zones.keys():  # validation first: an invalid batch is a 400
+        _refuse_unknown_accounts(prepared.batch, zones)
+    if prepared.conflicts:
+        raise _conflict(set(prepared.conflicts))
+    new_bots = prepared.bots - known_bots
     directory.ensure_bots(conn, new_bots, now_ms())
-    inserted = ledger.insert_new(conn, list(unique.values()))
-    repeated = [key for key in unique if key not in inserted]
-    if repeated:
-        found = ledger.stored(conn, repeated)
-        conflicts = {key for key in repeated if found[key].content != unique[key].content}
+    stored, buckets = prepared.new, prepared.buckets
+    found = ledger.insert_new(conn, stored)  # stored since they were looked up
+    if found:
+        sent = {e.key: e for e in stored}
+        conflicts = {key for key, event in found.items() if event.content != sent[key].content}
         if conflicts:
             raise _conflict(conflicts)
-    result = IngestResult(accepted=len(inserted), duplicates=len(batch) - len(inserted))
-    return result, [unique[key] for key in inserted], new_bots
-
-
-def _add_to_rollups(conn: Connection, events: Sequence[Event], zones: dict[str, str]) -> None:
-    """The events' credits added to their buckets and to their days in their account's zone."""
-    ledger.add_to_rollups(conn, events, lambda account_id, ts: day_number(ts, zones[account_id]))
+        stored = [e for e in stored if e.key not in found]
+        buckets = ledger.bucket_rollups(stored)
+    result = IngestResult(len(stored), len(prepared.batch) - len(stored))
+    return result, stored, buckets, new_bots
 
 
 @dataclass(slots=True)
 class _Waiting:
     """A batch waiting to be written, and then what became of it."""
 
-    batch: Sequence[Event]
+    prepared: _Prepared
     done: bool = False
     result: IngestResult | None = None
     error: BaseException | None = None
@@ -100,8 +132,8 @@ class _GroupCommit:
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
 
-    def submit(self, batch: Sequence[Event]) -> IngestResult:
-        waiting = _Waiting(batch)
+    def submit(self, prepared: _Prepared) -> IngestResult:
+        waiting = _Waiting(prepared)
         with self._queue_lock:
             self._queue.append(waiting)
         while not waiting.done:
@@ -118,7 +150,7 @@ class _GroupCommit:
         with self._queue_lock:
             size, count = 0, 0
             for waiting in self._queue:
-                size += len(waiting.batch)
+                size += len(waiting.prepared.batch)
                 if count and size > self.MAX_GROUP_EVENTS:
                     break
                 count += 1
@@ -131,27 +163,29 @@ class _GroupCommit:
         store = self.store
         group: list[_Waiting] = []
         added: set[tuple[str, str]] = set()
+        buckets: ledger.Rollups = {}
         stored: list[Event] = []
         try:
             with store.write() as conn:
                 group = self._take()
                 zones = directory.account_zones(
-                    conn, {e.account_id for waiting in group for e in waiting.batch}
+                    conn, frozenset().union(*(waiting.prepared.accounts for waiting in group))
                 )
                 for waiting in group:
                     savepoint = conn.begin_nested()
                     try:
-                        waiting.result, inserted, new_bots = _write(
-                            conn, waiting.batch, zones, store.known_bots | added
+                        waiting.result, inserted, batch_buckets, new_bots = _write(
+                            conn, waiting.prepared, zones, store.known_bots | added
                         )
                     except (InvalidInput, Conflict) as refused:
                         savepoint.rollback()
                         waiting.error = refused
                     else:
                         savepoint.commit()
+                        ledger.merge_rollups(buckets, batch_buckets)
                         stored += inserted
                         added |= new_bots
-                _add_to_rollups(conn, stored, zones)
+                ledger.add_to_rollups(conn, buckets, ledger.day_rollups(buckets, stored, zones))
         except BaseException as failure:
             # Every batch of the group fails with it (the batches that were waiting, when
             # the write lock itself could not be had). A leader whose own batch was not in
@@ -178,7 +212,7 @@ def _group_commit(store: Store) -> _GroupCommit:
         return group
 
 
-def _check_accounts(batch: Sequence[Event], known: Collection[str]) -> None:
+def _refuse_unknown_accounts(batch: Sequence[Event], known: Collection[str]) -> None:
     errors = [
         {"index": i, "field": "account_id", "message": f"account {e.account_id!r} does not exist"}
         for i, e in enumerate(batch)

@@ -41,7 +41,7 @@ def _queued_together(store: Store, batches: list[list[Event]]) -> list[Future[in
     """Submits every batch while the store's write lock is held, so they all queue, then
     lets them go: the first to get the write turn writes them all as one group."""
     pool = ThreadPoolExecutor(len(batches))
-    with store._write_lock:
+    with store.writer_turn():
         futures = [pool.submit(ingest.ingest, store=store, batch=b) for b in batches]
         deadline = time.monotonic() + 10
         while len(ingest._group_commit(store)._queue) < len(batches):
@@ -59,11 +59,12 @@ def acme(sqlite_store: Store) -> Store:
 
 
 def _commits(store: Store) -> Callable[[], int]:
+    """Counts the commits of write transactions (each batch's look-up commits a read)."""
     count = 0
 
-    def on_commit(_conn: Any) -> None:
+    def on_commit(conn: Any) -> None:
         nonlocal count
-        count += 1
+        count += conn.get_execution_options().get("sqlite_begin") == "BEGIN IMMEDIATE"
 
     event.listen(store.engine, "commit", on_commit)
     return lambda: count

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -55,10 +56,19 @@ def account_zones(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
     """The time zone of each existing account among `ids`. On PostgreSQL the rows are share-
     locked, so a change of zone (which rebuilds the daily rollups) waits for this
     transaction, and this one for it."""
-    query = select(accounts.c.id, accounts.c.timezone).where(accounts.c.id.in_(sorted(set(ids))))
+    wanted = sorted(set(ids))
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(read=True)
-    return {row[0]: row[1] for row in conn.execute(query)}
+        sql = "SELECT id, timezone FROM accounts WHERE id = ANY(%s) ORDER BY id FOR SHARE"
+        return {row[0]: row[1] for row in conn.exec_driver_sql(sql, [(wanted,)])}
+    # One statement text for any number of ids (SQLite prepares it once), and one row.
+    sql = (
+        "SELECT json_group_object(id, timezone) FROM accounts"
+        " WHERE id IN (SELECT value FROM json_each(?))"
+    )
+    found: dict[str, str] = json.loads(
+        conn.exec_driver_sql(sql, [(json.dumps(wanted),)]).scalar_one()
+    )
+    return found
 
 
 def update_account(conn: Connection, account_id: str, **changes: str) -> Account | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,61 @@ class ChangeWatch:
         self._conn.close()
 
 
+class WriterQueue:
+    """The turn to write a SQLite file, for the writers of every process: an exclusive
+    flock on `<database>-writer.lock`, taken before SQLite's own write lock.
+
+    SQLite's busy handler polls, sleeping up to 100 ms between tries, so a process waiting
+    for another's commit would wait long after it ended; the kernel hands a flock on at
+    once. The turn is waited for with short naps up to the busy timeout, then refused as
+    SQLite refuses (database is locked), so a stuck writer cannot hang the others."""
+
+    NAP_S = 0.0005
+
+    def __init__(self, database: str | None, timeout_s: float):
+        self.path = database and database + "-writer.lock"  # None: no other process
+        self.timeout_s = timeout_s
+        self._thread_lock = threading.Lock()  # one thread of this process at a time
+        self._fd: int | None = None
+        self._pid = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._thread_lock:
+            fd = self._file()
+            deadline = time.monotonic() + self.timeout_s
+            while fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise sqlite3.OperationalError(
+                            "database is locked (by a writer of another process)"
+                        ) from None
+                    time.sleep(self.NAP_S)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _file(self) -> int | None:
+        """This process's own open file: a flock belongs to an open file, which a forked
+        child would otherwise share with its parent."""
+        if self.path is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
 class Store:
     """An engine and the two ways to use it: a read snapshot and a write transaction."""
 
@@ -65,7 +122,9 @@ class Store:
             if self.is_sqlite and database and database != ":memory:"
             else None
         )
-        self._write_lock = threading.Lock()
+        self._writers = WriterQueue(
+            database if self._watch is not None else None, settings.sqlite_busy_timeout_ms / 1000
+        )
         # (account_id, bot_id) pairs known to be in the bots table; bots are never deleted.
         self.known_bots: set[tuple[str, str]] = set()
 
@@ -87,10 +146,14 @@ class Store:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
             return
-        with self._write_lock, self.engine.connect() as conn:
+        with self.writer_turn(), self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn
+
+    def writer_turn(self) -> AbstractContextManager[None]:
+        """This process's turn to write to SQLite (see WriterQueue); write() takes it."""
+        return self._writers.turn()
 
     def generation(self) -> int | None:
         """A number that changes whenever anything is committed, or None when the store
@@ -108,6 +171,7 @@ class Store:
     def dispose(self) -> None:
         if self._watch is not None:
             self._watch.close()
+        self._writers.close()
         self.engine.dispose()
 
 

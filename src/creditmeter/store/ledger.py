@@ -7,14 +7,17 @@ more than the database's own work.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
+from operator import add
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
 from ..categories import CATEGORIES
-from ..days import day_number
+from ..days import bucket_day, day_number
 
 BUCKET_MS = 15 * 60 * 1000
 ALL_BOTS = ""  # the bot_id of account-wide rollup rows
@@ -98,27 +101,57 @@ def _chunks(conn: Connection, rows: Sequence[Any], width: int) -> Iterable[Seque
         start += size
 
 
-def insert_new(conn: Connection, events: Sequence[Event]) -> set[tuple[str, str]]:
-    """Inserts the events whose (account_id, event_id) is not stored yet; returns their keys.
+def insert_new(conn: Connection, events: Sequence[Event]) -> dict[tuple[str, str], Event]:
+    """Inserts the events whose (account_id, event_id) is not stored yet (their keys must
+    differ from each other); returns the stored events it did not insert, by key.
 
-    The primary key decides, inside this transaction: no look-up happens before the write.
-    Rows go in key order, so concurrent writers meet the same keys in the same order.
+    The primary key decides, inside this transaction. Rows go in key order, so concurrent
+    writers meet the same keys in the same order.
     """
-    inserted: set[tuple[str, str]] = set()
-    for chunk in _chunks(conn, sorted(events), len(Event._fields)):
-        source = _rows_sql(conn, len(Event._fields), len(chunk), _EVENT_TYPES)
+    ordered = sorted(events)
+    if _is_postgres(conn):
         sql = (
-            f"INSERT INTO usage_events ({_EVENT_COLUMNS}) {source}"
-            " ON CONFLICT DO NOTHING RETURNING account_id, event_id"
+            _insert_sql(conn, len(ordered))
+            + " ON CONFLICT DO NOTHING RETURNING account_id, event_id"
         )
-        inserted.update(_rows(conn, sql, _params(conn, chunk)))
-    return inserted
+        inserted = set(_rows(conn, sql, _params(conn, ordered)))
+        if len(inserted) == len(ordered):
+            return {}
+        return stored(conn, [e.key for e in ordered if e.key not in inserted])
+    # SQLite writes one transaction at a time, so a look-up made in it cannot miss another
+    # writer's insert. It is made only once a plain INSERT met a stored key: most batches
+    # are all new. (RETURNING would step once per row, giving the GIL away each time.)
+    _rows(conn, "SAVEPOINT insert_new")
+    try:
+        _insert(conn, ordered)
+        return {}
+    except sqlite3.IntegrityError as refused:
+        if refused.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+            raise
+        _rows(conn, "ROLLBACK TO insert_new")
+    finally:
+        _rows(conn, "RELEASE insert_new")
+    found = stored(conn, [e.key for e in ordered])
+    _insert(conn, [e for e in ordered if e.key not in found])
+    return found
+
+
+def _insert(conn: Connection, ordered: Sequence[Event]) -> None:
+    for chunk in _chunks(conn, ordered, len(Event._fields)):
+        _rows(conn, _insert_sql(conn, len(chunk)), _params(conn, chunk))
+
+
+def _insert_sql(conn: Connection, count: int) -> str:
+    source = _rows_sql(conn, len(Event._fields), count, _EVENT_TYPES)
+    return f"INSERT INTO usage_events ({_EVENT_COLUMNS}) {source}"
 
 
 def stored(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Event]:
     """The stored events with these keys."""
     found: dict[tuple[str, str], Event] = {}
     columns = ", ".join(f"e.{c}" for c in _EVENT_COLUMNS.split(", "))
+    if not _is_postgres(conn):  # as one row of JSON: one step, not one per event
+        columns = f"json_group_array(json_array({columns}))"
     for chunk in _chunks(conn, sorted(set(keys)), 2):
         sql = (
             f"WITH k(account_id, event_id) AS ({_rows_sql(conn, 2, len(chunk), ('text', 'text'))})"
@@ -126,6 +159,8 @@ def stored(conn: Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str,
             " ON e.account_id = k.account_id AND e.event_id = k.event_id"
         )
         rows = _rows(conn, sql, _params(conn, chunk))
+        if not _is_postgres(conn):
+            rows = json.loads(rows[0][0])
         found.update((e.key, e) for e in map(Event._make, rows))
     return found
 
@@ -146,28 +181,55 @@ def _upsert(conn: Connection, table: str, key: str, rows: Sequence[Sequence[Any]
         _rows(conn, sql, _params(conn, chunk))
 
 
-def add_to_rollups(
-    conn: Connection, events: Iterable[Event], day_of: Callable[[str, int], int]
-) -> None:
-    """Adds events to their 15-minute buckets and to their days (`day_of(account_id, ts)`,
-    in the account's zone), per bot and account-wide."""
+Rollups = dict[tuple[str, str, int], Sums]  # (account_id, bot_id, bucket or day) -> sums
+
+
+def bucket_rollups(events: Iterable[Event]) -> Rollups:
+    """The events' credits per 15-minute bucket, per bot and account-wide."""
     width = len(CATEGORIES)
-    buckets: dict[tuple[str, str, int], Sums] = {}
-    days: dict[tuple[str, str, int], Sums] = {}
-    for event in events:
-        account_id, category, credits = event.account_id, event.category, event.credits
-        bucket = event.ts - event.ts % BUCKET_MS
-        day = day_of(account_id, event.ts)
-        for key, sums in (
-            ((account_id, event.bot_id, bucket), buckets),
-            ((account_id, ALL_BOTS, bucket), buckets),
-            ((account_id, event.bot_id, day), days),
-            ((account_id, ALL_BOTS, day), days),
-        ):
-            row = sums.get(key)
+    buckets: Rollups = {}
+    for account_id, _, bot_id, category, credits, ts, _, _ in events:
+        bucket = ts - ts % BUCKET_MS
+        for key in ((account_id, bot_id, bucket), (account_id, ALL_BOTS, bucket)):
+            row = buckets.get(key)
             if row is None:
-                row = sums[key] = [0] * width
+                row = buckets[key] = [0] * width
             row[category] += credits
+    return buckets
+
+
+def merge_rollups(into: Rollups, more: Rollups) -> None:
+    """Adds `more` to `into`."""
+    for key, sums in more.items():
+        row = into.get(key)
+        into[key] = list(sums) if row is None else list(map(add, row, sums))
+
+
+def day_rollups(buckets: Rollups, events: Iterable[Event], zones: Mapping[str, str]) -> Rollups:
+    """The credits of `buckets` (the bucket_rollups of `events`) per local day in their
+    account's zone. A bucket lies within one day, unless a clock change inside it makes
+    its instants' dates differ: the events of such a bucket are each put in their own."""
+    width = len(CATEGORIES)
+    days: Rollups = {}
+    split: set[tuple[str, int]] = set()
+    for (account_id, bot_id, bucket), sums in buckets.items():
+        day = bucket_day(bucket, zones[account_id])
+        if day < 0:
+            split.add((account_id, bucket))
+            continue
+        key = (account_id, bot_id, day)
+        row = days.get(key)
+        days[key] = list(sums) if row is None else list(map(add, row, sums))
+    for event in events if split else ():
+        if (event.account_id, event.ts - event.ts % BUCKET_MS) in split:
+            day = day_number(event.ts, zones[event.account_id])
+            for key in ((event.account_id, event.bot_id, day), (event.account_id, ALL_BOTS, day)):
+                days.setdefault(key, [0] * width)[event.category] += event.credits
+    return days
+
+
+def add_to_rollups(conn: Connection, buckets: Rollups, days: Rollups) -> None:
+    """Adds bucket_rollups and day_rollups to the stored ones."""
     _upsert(conn, "usage_buckets", "bucket", [(*k, *v) for k, v in buckets.items()])
     _upsert(conn, "usage_days", "day", [(*k, *v) for k, v in days.items()])
 

@@ -68,6 +68,7 @@ class _Prepared:
                     conflicts.add(event.key)
             conflicts |= {k for k, e in earlier.items() if e.content != first[k].content}
             new = [e for k, e in first.items() if k not in earlier]
+        new = sorted(new)  # in key order, as insert_new writes them (sorting again is cheap)
         accounts = frozenset(e.account_id for e in batch)
         bots = frozenset(map(_BOT, new))
         return cls(batch, accounts, frozenset(conflicts), new, bots, ledger.bucket_rollups(new))

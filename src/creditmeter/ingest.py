@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import Protocol
 
 from sqlalchemy import Connection
 
@@ -29,7 +30,7 @@ def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     On SQLite the batches that wait for the write lock together are written in one
     transaction (see _GroupCommit); on PostgreSQL each batch is its own transaction."""
     if not store.is_sqlite:
-        prepared = _Prepared.of(batch, {})
+        prepared = Prepared.of(batch, {})
         with store.write() as conn:
             zones = directory.account_zones(conn, prepared.accounts)
             result, stored, buckets, new_bots = _write(conn, prepared, zones, store.known_bots)
@@ -40,11 +41,36 @@ def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     # write turn, off the path that only one writer at a time can take.
     with store.read() as conn:
         earlier = ledger.stored(conn, map(_KEY, batch))
-    return _group_commit(store).submit(_Prepared.of(batch, earlier))
+    writer = _WRITERS.get(store)
+    if writer is not None:
+        return writer.submit(batch, earlier)
+    return _group_commit(store).submit(Prepared.of(batch, earlier))
+
+
+class BatchWriter(Protocol):
+    """Writes batches of a SQLite store elsewhere (writer.WriterProcess)."""
+
+    def submit(
+        self, batch: Sequence[Event], earlier: dict[tuple[str, str], Event]
+    ) -> IngestResult: ...
+
+
+_WRITERS: weakref.WeakKeyDictionary[Store, BatchWriter] = weakref.WeakKeyDictionary()
+
+
+def hand_writes_to(store: Store, writer: BatchWriter | None) -> None:
+    """From now on, `writer` writes the store's batches (None: this process does)."""
+    if writer is None:
+        _WRITERS.pop(store, None)
+    else:
+        _WRITERS[store] = writer
+
+
+MAX_GROUP_EVENTS = 8 * MAX_BATCH  # the most events written in one transaction
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
+class Prepared:
     """A batch made ready to write before the write turn: the ids it repeats with other
     content (in the batch, or among `earlier`, events found stored), its accounts, and its
     events not found stored, with their bots and their rollups."""
@@ -57,7 +83,7 @@ class _Prepared:
     buckets: ledger.Rollups
 
     @classmethod
-    def of(cls, batch: Sequence[Event], earlier: dict[tuple[str, str], Event]) -> _Prepared:
+    def of(cls, batch: Sequence[Event], earlier: dict[tuple[str, str], Event]) -> Prepared:
         new: Sequence[Event] = batch
         conflicts: set[tuple[str, str]] = set()
         if earlier or len(set(map(_KEY, batch))) < len(batch):
@@ -80,7 +106,7 @@ _BOT = itemgetter(0, 2)  # and its (account_id, bot_id)
 
 def _write(
     conn: Connection,
-    prepared: _Prepared,
+    prepared: Prepared,
     zones: dict[str, str],
     known_bots: set[tuple[str, str]],
 ) -> tuple[IngestResult, Sequence[Event], ledger.Rollups, frozenset[tuple[str, str]]]:
@@ -108,10 +134,10 @@ def _write(
 
 
 @dataclass(slots=True)
-class _Waiting:
+class Waiting:
     """A batch waiting to be written, and then what became of it."""
 
-    prepared: _Prepared
+    prepared: Prepared
     done: bool = False
     result: IngestResult | None = None
     error: BaseException | None = None
@@ -125,16 +151,16 @@ class _GroupCommit:
     stored events are added once for the group. Every batch is answered only after the
     commit that holds it; if that commit fails, they all fail."""
 
-    MAX_GROUP_EVENTS = 8 * MAX_BATCH
+    MAX_GROUP_EVENTS = MAX_GROUP_EVENTS
 
     def __init__(self, store: Store):
         self.store = store
-        self._queue: list[_Waiting] = []
+        self._queue: list[Waiting] = []
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
 
-    def submit(self, prepared: _Prepared) -> IngestResult:
-        waiting = _Waiting(prepared)
+    def submit(self, prepared: Prepared) -> IngestResult:
+        waiting = Waiting(prepared)
         with self._queue_lock:
             self._queue.append(waiting)
         while not waiting.done:
@@ -146,7 +172,7 @@ class _GroupCommit:
         assert waiting.result is not None
         return waiting.result
 
-    def _take(self) -> list[_Waiting]:
+    def _take(self) -> list[Waiting]:
         """The oldest waiting batches, as many as fit in one group (at least one)."""
         with self._queue_lock:
             size, count = 0, 0
@@ -161,44 +187,50 @@ class _GroupCommit:
     def _write_group(self) -> None:
         """Writes the waiting batches. They are taken once the write lock is held, so every
         batch that arrived while another writer (of any process) held it joins the group."""
-        store = self.store
-        group: list[_Waiting] = []
-        added: set[tuple[str, str]] = set()
-        buckets: ledger.Rollups = {}
-        stored: list[Event] = []
-        try:
-            with store.write() as conn:
-                group = self._take()
-                zones = directory.account_zones(
-                    conn, frozenset().union(*(waiting.prepared.accounts for waiting in group))
-                )
-                for waiting in group:
-                    savepoint = conn.begin_nested()
-                    try:
-                        waiting.result, inserted, batch_buckets, new_bots = _write(
-                            conn, waiting.prepared, zones, store.known_bots | added
-                        )
-                    except (InvalidInput, Conflict) as refused:
-                        savepoint.rollback()
-                        waiting.error = refused
-                    else:
-                        savepoint.commit()
-                        ledger.merge_rollups(buckets, batch_buckets)
-                        stored += inserted
-                        added |= new_bots
-                ledger.add_to_rollups(conn, buckets, ledger.day_rollups(buckets, stored, zones))
-        except BaseException as failure:
-            # Every batch of the group fails with it (the batches that were waiting, when
-            # the write lock itself could not be had). A leader whose own batch was not in
-            # the group goes on to write it in the next one.
-            for waiting in group or self._take():
-                waiting.result, waiting.error, waiting.done = None, failure, True
-            if not isinstance(failure, Exception):
-                raise
-        else:
-            store.known_bots |= added  # only once committed
+        write_together(self.store, self._take)
+
+
+def write_together(store: Store, take: Callable[[], list[Waiting]]) -> None:
+    """Writes the batches `take()` gives once the write turn is held, in one transaction,
+    and marks each done with its fate. If the turn cannot be had, `take()` gives the
+    batches that then fail."""
+    group: list[Waiting] = []
+    added: set[tuple[str, str]] = set()
+    buckets: ledger.Rollups = {}
+    stored: list[Event] = []
+    try:
+        with store.write() as conn:
+            group = take()
+            zones = directory.account_zones(
+                conn, frozenset().union(*(waiting.prepared.accounts for waiting in group))
+            )
             for waiting in group:
-                waiting.done = True
+                savepoint = conn.begin_nested()
+                try:
+                    waiting.result, inserted, batch_buckets, new_bots = _write(
+                        conn, waiting.prepared, zones, store.known_bots | added
+                    )
+                except (InvalidInput, Conflict) as refused:
+                    savepoint.rollback()
+                    waiting.error = refused
+                else:
+                    savepoint.commit()
+                    ledger.merge_rollups(buckets, batch_buckets)
+                    stored += inserted
+                    added |= new_bots
+            ledger.add_to_rollups(conn, buckets, ledger.day_rollups(buckets, stored, zones))
+    except BaseException as failure:
+        # Every batch of the group fails with it (the batches that were waiting, when the
+        # write turn itself could not be had). A leader whose own batch was not in the group
+        # goes on to write it in the next one.
+        for waiting in group or take():
+            waiting.result, waiting.error, waiting.done = None, failure, True
+        if not isinstance(failure, Exception):
+            raise
+    else:
+        store.known_bots |= added  # only once committed
+        for waiting in group:
+            waiting.done = True
 
 
 _GROUPS: weakref.WeakKeyDictionary[Store, _GroupCommit] = weakref.WeakKeyDictionary()

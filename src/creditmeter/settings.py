@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         description="How long a SQLite writer waits for the lock held by another process "
         "before the request answers 503 with Retry-After.",
     )
+    sqlite_writer_process: bool = Field(
+        True,
+        description="`serve` only: each worker process hands the batches of a SQLite file to "
+        "a writer process of its own, whose write turn never waits for the GIL of a process "
+        "that is also answering requests. false: the worker's threads write them.",
+    )
     pool_size: int = Field(
         8, ge=1, description="PostgreSQL connections kept open per worker process."
     )

@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from .. import __version__
+from .. import __version__, ingest
 from .. import dashboard as dashboard_assets
 from ..cache import GenerationCache
 from ..keys import KeyCache
 from ..settings import Settings
 from ..store import Store, open_store
+from ..writer import WriterProcess
 from . import errors
 from .admin_routes import router as admin_router
 from .bill_routes import BillEndpoints
@@ -37,7 +38,12 @@ Every error is `{"code": int, "message": str}`. Credits are exact decimals writt
 numbers; read them as decimals."""
 
 
-def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, store: Store | None = None, writer_process: bool = False
+) -> FastAPI:
+    """The app over `store`, or over a store opened from `settings` and closed with the app.
+    With `writer_process` (`creditmeter serve`), the batches of a SQLite file it opened are
+    written by a process of their own (writer.WriterProcess)."""
     settings = settings or Settings()
     owned = store is None
     the_store = store or open_store(settings)
@@ -46,7 +52,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # One line per worker process as it starts serving (its pid is in the line).
         logging.getLogger("creditmeter.serve").info("worker started")
+        writer = None
+        if owned and writer_process and the_store.is_sqlite_file:
+            writer = WriterProcess(settings)
+            ingest.hand_writes_to(the_store, writer)
         yield
+        if writer is not None:
+            ingest.hand_writes_to(the_store, None)
+            writer.close()
         if owned:
             the_store.dispose()
 
@@ -121,4 +134,4 @@ def factory() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings)
-    return create_app(settings)
+    return create_app(settings, writer_process=settings.sqlite_writer_process)

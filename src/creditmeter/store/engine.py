@@ -151,6 +151,11 @@ class Store:
             with conn.begin():
                 yield conn
 
+    @property
+    def is_sqlite_file(self) -> bool:
+        """SQLite in a file, which other processes can open too (not in memory)."""
+        return self._watch is not None
+
     def writer_turn(self) -> AbstractContextManager[None]:
         """This process's turn to write to SQLite (see WriterQueue); write() takes it."""
         return self._writers.turn()

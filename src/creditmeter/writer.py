@@ -1,0 +1,199 @@
+"""SQLite's writer in a process of its own, for `creditmeter serve`.
+
+Measured in a live server, the thread that held SQLite's write turn spent more of it
+waiting for the GIL than writing: the event loop of the same process was receiving,
+decoding and validating the next batches. Only one writer runs at a time, so every such
+wait held up every batch. So each serving process hands the batches of a file store to a
+writer process of its own: spawned (nothing copied, no threads but its own), it receives
+each batch as plain tuples through a pipe, writes together all it has received by the
+time it holds the turn (ingest.write_together, as the in-process group commit does), and
+sends each batch's fate back once the transaction holding it is committed. The client is
+answered only then.
+
+If the writer process dies, the batches it had not answered fail as a store error (503,
+nothing of them stored unless committed: clients resend, and duplicates are counted as
+such), and the next batch starts a new writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import itertools
+import multiprocessing
+import signal
+import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from functools import partial
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+
+from . import ingest
+from .errors import Conflict, InvalidInput
+from .settings import Settings
+from .store import open_store
+from .store.ledger import Event
+
+_Message = tuple[int, list[tuple[Any, ...]], list[tuple[Any, ...]]]  # number, batch, earlier
+
+
+class WriterProcess:
+    """The writer process of this process's file store, started when first needed."""
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._numbers = itertools.count()
+        self._waiting: dict[int, Future[ingest.IngestResult]] = {}
+        self._pipe: Connection | None = None
+        self._process: BaseProcess | None = None
+
+    def submit(
+        self, batch: Sequence[Event], earlier: dict[tuple[str, str], Event]
+    ) -> ingest.IngestResult:
+        """The batch's IngestResult once committed; raises what refused it."""
+        answer: Future[ingest.IngestResult] = Future()
+        with self._lock:
+            pipe = self._pipe or self._start()
+            number = next(self._numbers)
+            self._waiting[number] = answer
+            try:
+                pipe.send((number, list(map(tuple, batch)), list(map(tuple, earlier.values()))))
+            except OSError:
+                del self._waiting[number]
+                raise sqlite3.OperationalError("the writer process is gone") from None
+        return answer.result()
+
+    def _start(self) -> Connection:
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(self._settings, theirs), name="creditmeter-writer", daemon=True
+        )
+        process.start()
+        theirs.close()
+        self._pipe, self._process = ours, process
+        threading.Thread(
+            target=self._read_answers, args=(ours,), name="writer-answers", daemon=True
+        ).start()
+        return ours
+
+    def _read_answers(self, pipe: Connection) -> None:
+        while True:
+            try:
+                number, fate = pipe.recv()
+            except (EOFError, OSError):
+                break
+            answer = self._waiting.pop(number)
+            if isinstance(fate, BaseException):
+                answer.set_exception(fate)
+            else:
+                answer.set_result(fate)
+        with self._lock:  # the writer is gone: whatever it had not answered fails
+            if self._pipe is pipe:
+                self._pipe = None
+            unanswered, self._waiting = self._waiting, {}
+        for answer in unanswered.values():
+            answer.set_exception(sqlite3.OperationalError("the writer process exited"))
+
+    def close(self, timeout: float = 30) -> None:
+        """Lets the writer finish what it received, then waits for it to exit."""
+        with self._lock:
+            pipe, process, self._pipe, self._process = self._pipe, self._process, None, None
+        if pipe is None or process is None:
+            return
+        # A message, not our end closed: the thread reading answers is blocked on that end,
+        # and closing a file another thread reads does not end the read.
+        with contextlib.suppress(OSError):
+            pipe.send(None)
+        process.join(timeout)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        pipe.close()
+
+
+def _serve(settings: Settings, pipe: Connection) -> None:
+    """The writer process: writes what it receives until its parent says to stop or dies."""
+    # Ctrl-C reaches the whole process group: the writer ends when its parent says so,
+    # once the requests in flight are answered, or when its parent dies. (SIGTERM ends it
+    # at once: a transaction cut short is rolled back, and its batches answered 503.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    store = open_store(settings, upgrade=False)
+    event.listen(store.engine, "connect", _writer_pragmas)
+    gc.freeze()  # what was made to start up is kept for good: collections need not walk it
+    gc.set_threshold(*_GC_THRESHOLDS)
+    inbox = _Inbox(pipe)
+    try:
+        while inbox.wait():
+            taken: list[tuple[int, ingest.Waiting]] = []
+            ingest.write_together(store, partial(inbox.take, taken))
+            for number, waiting in taken:
+                fate = waiting.result if waiting.error is None else _sendable(waiting.error)
+                pipe.send((number, fate))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the parent is gone; what was committed stays committed
+    finally:
+        store.dispose()
+
+
+# A batch makes thousands of short-lived objects without cycles: collect less often.
+_GC_THRESHOLDS = (50_000, 20, 100)
+WRITER_CACHE_KIB = 32_768
+
+
+def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # A group's pages fit in this cache, so none is written to the WAL before the commit;
+    # by default (2 MB) SQLite spills dirty pages mid-transaction, and writes them again.
+    dbapi_conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+
+
+class _Inbox:
+    """The batches the parent sends, and whether it said to stop (a None)."""
+
+    def __init__(self, pipe: Connection):
+        self.pipe = pipe
+        self.received: list[_Message] = []
+        self.closing = False
+
+    def wait(self) -> bool:
+        """Waits until a batch is received (True), or the parent says to stop (False)."""
+        while not self.received and not self.closing:
+            self._receive()
+        return bool(self.received)
+
+    def _receive(self) -> None:
+        message: _Message | None = self.pipe.recv()
+        if message is None:
+            self.closing = True
+        else:
+            self.received.append(message)
+
+    def take(self, taken: list[tuple[int, ingest.Waiting]]) -> list[ingest.Waiting]:
+        """The batches received by now (the write turn is held), up to a group's size, made
+        ready to write; each also added to `taken` with its number."""
+        size = sum(len(batch) for _, batch, _ in self.received)
+        while not self.closing and size < ingest.MAX_GROUP_EVENTS and self.pipe.poll():
+            self._receive()
+            size = sum(len(batch) for _, batch, _ in self.received)
+        for number, batch, earlier in self.received:
+            events = list(map(Event._make, batch))
+            found = {e.key: e for e in map(Event._make, earlier)}
+            taken.append((number, ingest.Waiting(ingest.Prepared.of(events, found))))
+        self.received.clear()
+        return [waiting for _, waiting in taken]
+
+
+def _sendable(error: BaseException) -> BaseException:
+    """An error the parent can unpickle and answer as it would have answered it itself."""
+    if isinstance(error, (InvalidInput, Conflict, sqlite3.OperationalError)):
+        return error
+    if isinstance(error, sa_exc.OperationalError):
+        return sqlite3.OperationalError(str(error.orig))
+    return RuntimeError(f"the writer process failed: {type(error).__name__}: {error}")

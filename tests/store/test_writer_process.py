@@ -1,0 +1,137 @@
+"""The writer process `creditmeter serve` hands a SQLite file's batches to: each batch keeps
+its own fate, nothing is stored twice, and a writer that dies fails only what it had not
+answered, then is replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from creditmeter import accounts, ingest
+from creditmeter.errors import Conflict, InvalidInput
+from creditmeter.http import create_app
+from creditmeter.settings import Settings
+from creditmeter.store import Store
+from creditmeter.store.ledger import Event, rollup_mismatches
+from creditmeter.store.tables import usage_events
+from creditmeter.writer import WriterProcess
+from tests.conftest import make_key
+from tests.conftest import test_settings as settings_for_tests
+from tests.http.support import event, post_events
+
+T0 = 1_733_011_200_000  # 2024-12-01T00:00:00Z
+
+
+def _batch(prefix: str, count: int, account: str = "acme") -> list[Event]:
+    return [
+        Event(
+            account,
+            f"{prefix}-{n}",
+            f"bot-{n % 3}",
+            n % 8,
+            1_000_000 + n,
+            T0 + n * 60_000,
+            None,
+            None,
+        )
+        for n in range(count)
+    ]
+
+
+def _stored(store: Store) -> int:
+    with store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(usage_events)).scalar_one())
+
+
+@pytest.fixture
+def writer(sqlite_store: Store) -> Iterator[WriterProcess]:
+    accounts.create_account(store=sqlite_store, account_id="acme", timezone="Asia/Shanghai")
+    accounts.create_account(store=sqlite_store, account_id="beta", timezone="America/St_Johns")
+    the_writer = WriterProcess(Settings(database_url=str(sqlite_store.engine.url)))
+    ingest.hand_writes_to(sqlite_store, the_writer)
+    yield the_writer
+    ingest.hand_writes_to(sqlite_store, None)
+    the_writer.close()
+
+
+def test_batches_written_by_the_writer_process_keep_their_own_fates(
+    sqlite_store: Store, writer: WriterProcess
+) -> None:
+    assert ingest.ingest(store=sqlite_store, batch=_batch("x", 1)).accepted == 1
+    batches = [
+        _batch("a", 300),
+        _batch("b", 200, "beta"),
+        [*_batch("c", 10), *_batch("c-x", 1, "nobody")],  # an unknown account: 400
+        [Event("acme", "x-0", "bot-0", 0, 7, T0, None, None), *_batch("d", 5)],  # 409
+        _batch("a", 300),  # all duplicates, whether or not its first copy is stored yet
+        [*_batch("e", 50), *_batch("a", 10)],
+    ]
+    with ThreadPoolExecutor(len(batches)) as pool:
+        futures = [pool.submit(ingest.ingest, store=sqlite_store, batch=b) for b in batches]
+    a_first, a_again = futures[0].result(), futures[4].result()
+    assert a_first.accepted + a_again.accepted == 300
+    assert a_first.duplicates + a_again.duplicates == 300
+    assert futures[1].result() == ingest.IngestResult(accepted=200, duplicates=0)
+    with pytest.raises(InvalidInput, match="unknown account"):
+        futures[2].result()
+    with pytest.raises(Conflict, match="'x-0'"):
+        futures[3].result()
+    assert futures[5].result().accepted == 50
+    assert _stored(sqlite_store) == 1 + 300 + 200 + 50
+    with sqlite_store.read() as conn:
+        assert rollup_mismatches(conn, "acme") == 0
+        assert rollup_mismatches(conn, "beta") == 0
+
+
+def test_a_writer_that_dies_is_replaced(sqlite_store: Store, writer: WriterProcess) -> None:
+    assert ingest.ingest(store=sqlite_store, batch=_batch("a", 10)).accepted == 10
+    process = writer._process
+    assert process is not None
+    assert process.pid is not None
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(10)
+    # The batch sent as it died fails as a store error (a 503); the next one starts another.
+    outcomes: list[int | str] = []
+    while len(outcomes) < 2 and 10 not in outcomes:
+        try:
+            outcomes.append(ingest.ingest(store=sqlite_store, batch=_batch("b", 10)).accepted)
+        except sqlite3.OperationalError as gone:
+            outcomes.append(str(gone))
+    assert outcomes[-1] == 10, outcomes
+    assert all("writer process" in str(failed) for failed in outcomes[:-1])
+    assert writer._process is not process
+    assert ingest.ingest(store=sqlite_store, batch=_batch("b", 10)).duplicates == 10
+    assert _stored(sqlite_store) == 20
+
+
+def test_closing_lets_the_writer_finish_and_exit(
+    sqlite_store: Store, writer: WriterProcess
+) -> None:
+    assert ingest.ingest(store=sqlite_store, batch=_batch("a", 5)).accepted == 5
+    process = writer._process
+    writer.close()
+    assert process is not None
+    assert not process.is_alive()
+    assert process.exitcode == 0
+
+
+def test_the_served_app_hands_batches_to_a_writer_process(sqlite_store: Store) -> None:
+    accounts.create_account(store=sqlite_store, account_id="acme", timezone="Asia/Shanghai")
+    key = make_key(sqlite_store, "ingest")
+    settings = settings_for_tests(database_url=str(sqlite_store.engine.url))
+    app = create_app(settings, writer_process=True)
+    with TestClient(app) as client:
+        answer = post_events(client, key, [event("e1"), event("e2")])
+        assert answer.json() == {"accepted": 2, "duplicates": 0}
+        store = app.state.store
+        assert ingest._WRITERS.get(store) is not None
+        assert post_events(client, key, [event("e1")]).json() == {"accepted": 0, "duplicates": 1}
+    assert ingest._WRITERS.get(store) is None
+    assert _stored(sqlite_store) == 2

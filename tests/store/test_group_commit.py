@@ -38,15 +38,17 @@ def _stored(store: Store) -> int:
 
 
 def _queued_together(store: Store, batches: list[list[Event]]) -> list[Future[ingest.IngestResult]]:
-    """Submits every batch while the store's write lock is held, so they all queue, then
-    lets them go: the first to get the write turn writes them all as one group."""
+    """Submits every batch while the store's write turn is held, so they all queue in the
+    order given, then lets them go: the first to get the turn writes them all as one group."""
     pool = ThreadPoolExecutor(len(batches))
+    futures = []
     with store.writer_turn():
-        futures = [pool.submit(ingest.ingest, store=store, batch=b) for b in batches]
-        deadline = time.monotonic() + 10
-        while len(ingest._group_commit(store)._queue) < len(batches):
-            assert time.monotonic() < deadline, "the batches did not queue"
-            time.sleep(0.005)
+        for queued, batch in enumerate(batches, 1):  # in this order
+            futures.append(pool.submit(ingest.ingest, store=store, batch=batch))
+            deadline = time.monotonic() + 10
+            while len(ingest._group_commit(store)._queue) < queued:
+                assert time.monotonic() < deadline, "the batches did not queue"
+                time.sleep(0.002)
     pool.shutdown(wait=True)
     return futures
 

@@ -152,6 +152,8 @@ def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # A group's pages fit in this cache, so none is written to the WAL before the commit;
     # by default (2 MB) SQLite spills dirty pages mid-transaction, and writes them again.
     dbapi_conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+    # The statement journals (which undo one statement that fails) kept in memory.
+    dbapi_conn.execute("PRAGMA temp_store=MEMORY")
 
 
 class _Inbox:

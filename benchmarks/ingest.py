@@ -6,8 +6,9 @@
 
 The events are a platform's stream (make_events): a day of traffic in time order, 2% of it
 late. Half the all-new batches go first, then as many events in batches of which a quarter
-is already stored, then the other half: the store grows all along, so the duplicates are
-compared with all-new batches sent on both sides of them. Prints both rates, the raw
+is already stored and the rest is the stream's next events, then the stream's rest: the
+store grows all along, so the duplicates are compared with all-new batches sent on both
+sides of them. Prints both rates, the raw
 `sqlite3.executemany` baseline with the same rows and durability (WAL, synchronous=FULL, one
 transaction per 1000 rows) and the ratio, the server's peak RSS, bytes on disk per event,
 and with --prefilled the all-new rate into a copy of a big store against the empty one's.
@@ -184,12 +185,17 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{folder / 'ledger.db'}"
         tag = f"b{os.getpid()}"
         spread = args.spread_days
-        fresh = make_events(args.events, f"{tag}-new", 1, spread_days=spread)
-        half = len(fresh) // 2
-        # Batches with a quarter already stored, sent between the two halves of the all-new
-        # events: the store grows as they go, so the all-new rate is taken on both sides.
-        mixed_new = make_events(half * 3 // 4, f"{tag}-mix", 2, spread_days=spread)
-        mixed = with_duplicates(fresh[:half], mixed_new, 5)
+        half = args.events // 2
+        # One stream: its first half all new, then batches of which a quarter is already
+        # stored (the rest taken from the stream), then the stream's rest all new. The
+        # store grows as they go, so the all-new rate is taken on both sides; and the new
+        # events of every phase come in the stream's order, so their ids and instants land
+        # where the stream's next ones would (a second stream's ids would sort before the
+        # first's in every account, and be inserted in the middle of its key range).
+        extra = half * 3 // 4
+        stream = make_events(args.events + extra, f"{tag}-new", 1, spread_days=spread)
+        fresh = stream[:half] + stream[half + extra :]
+        mixed = with_duplicates(stream[:half], stream[half : half + extra], 5)
 
         token = prepare(url)
         with creditmeter(url, workers=args.workers) as server:

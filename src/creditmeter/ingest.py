@@ -86,14 +86,18 @@ class Prepared:
     def of(cls, batch: Sequence[Event], earlier: dict[tuple[str, str], Event]) -> Prepared:
         new: Sequence[Event] = batch
         conflicts: set[tuple[str, str]] = set()
-        if earlier or len(set(map(_KEY, batch))) < len(batch):
+        keys = list(map(_KEY, batch))
+        if len(set(keys)) < len(batch):  # the first of each id, and the repeats that differ
             first: dict[tuple[str, str], Event] = {}
-            for event in batch:
-                seen = first.setdefault(event.key, event)
+            for key, event in zip(keys, batch, strict=True):
+                seen = first.setdefault(key, event)
                 if seen is not event and seen.content != event.content:
-                    conflicts.add(event.key)
-            conflicts |= {k for k, e in earlier.items() if e.content != first[k].content}
-            new = [e for k, e in first.items() if k not in earlier]
+                    conflicts.add(key)
+            new = list(first.values())
+        if earlier:
+            sent = dict(zip(map(_KEY, new), new, strict=True))
+            conflicts |= {k for k, e in earlier.items() if e.content != sent[k].content}
+            new = [e for k, e in sent.items() if k not in earlier]
         new = sorted(new)  # in key order, as insert_new writes them (sorting again is cheap)
         accounts = frozenset(e.account_id for e in batch)
         bots = frozenset(map(_BOT, new))

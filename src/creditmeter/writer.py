@@ -78,28 +78,37 @@ class WriterProcess:
         )
         process.start()
         theirs.close()
-        self._pipe, self._process = ours, process
+        self._pipe, self._process, self._waiting = ours, process, {}
         threading.Thread(
-            target=self._read_answers, args=(ours,), name="writer-answers", daemon=True
+            target=self._read_answers,
+            args=(ours, self._waiting),
+            name="writer-answers",
+            daemon=True,
         ).start()
         return ours
 
-    def _read_answers(self, pipe: Connection) -> None:
+    def _read_answers(
+        self, pipe: Connection, waiting: dict[int, Future[ingest.IngestResult]]
+    ) -> None:
+        """Answers the batches sent through `pipe` (whose numbers are in `waiting`) until the
+        writer at its other end is gone; then fails those it had not answered."""
         while True:
             try:
                 number, fate = pipe.recv()
-            except (EOFError, OSError):
+            except Exception:  # EOFError when it exits; anything else ends it too
                 break
-            answer = self._waiting.pop(number)
+            answer = waiting.pop(number)
             if isinstance(fate, BaseException):
                 answer.set_exception(fate)
             else:
                 answer.set_result(fate)
-        with self._lock:  # the writer is gone: whatever it had not answered fails
+        with self._lock:
             if self._pipe is pipe:
-                self._pipe = None
-            unanswered, self._waiting = self._waiting, {}
-        for answer in unanswered.values():
+                self._pipe = None  # the next batch starts another writer
+            unanswered = list(waiting.values())
+            waiting.clear()
+        pipe.close()  # a writer still running reads the end of its input, and exits
+        for answer in unanswered:
             answer.set_exception(sqlite3.OperationalError("the writer process exited"))
 
     def close(self, timeout: float = 30) -> None:
@@ -116,7 +125,6 @@ class WriterProcess:
         if process.is_alive():
             process.kill()
             process.join()
-        pipe.close()
 
 
 def _serve(settings: Settings, pipe: Connection) -> None:

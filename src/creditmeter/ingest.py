@@ -27,8 +27,10 @@ class IngestResult:
 def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     """Stores the batch exactly once, all or nothing; returns once it is durably committed.
 
-    On SQLite the batches that wait for the write lock together are written in one
-    transaction (see _GroupCommit); on PostgreSQL each batch is its own transaction."""
+    On SQLite the batches that wait for the write turn together are written in one
+    transaction (write_together): by the store's writer process if it has one (see
+    hand_writes_to), else by this process's group commit. On PostgreSQL each batch is its
+    own transaction."""
     if not store.is_sqlite:
         prepared = Prepared.of(batch, {})
         with store.write() as conn:
@@ -155,8 +157,6 @@ class _GroupCommit:
     stored events are added once for the group. Every batch is answered only after the
     commit that holds it; if that commit fails, they all fail."""
 
-    MAX_GROUP_EVENTS = MAX_GROUP_EVENTS
-
     def __init__(self, store: Store):
         self.store = store
         self._queue: list[Waiting] = []
@@ -182,7 +182,7 @@ class _GroupCommit:
             size, count = 0, 0
             for waiting in self._queue:
                 size += len(waiting.prepared.batch)
-                if count and size > self.MAX_GROUP_EVENTS:
+                if count and size > MAX_GROUP_EVENTS:
                     break
                 count += 1
             group, self._queue = self._queue[:count], self._queue[count:]

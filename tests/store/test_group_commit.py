@@ -102,7 +102,7 @@ def test_waiting_batches_share_one_commit_and_keep_their_own_fates(acme: Store) 
 
 def test_a_group_is_capped_in_size(acme: Store) -> None:
     commits = _commits(acme)
-    size = ingest._GroupCommit.MAX_GROUP_EVENTS // 1000 + 2
+    size = ingest.MAX_GROUP_EVENTS // 1000 + 2
     futures = _queued_together(acme, [_batch(f"g{i}", 1000) for i in range(size)])
     assert all(f.result().accepted == 1000 for f in futures)
     assert commits() == 2

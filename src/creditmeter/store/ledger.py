@@ -109,6 +109,8 @@ def insert_new(conn: Connection, events: Sequence[Event]) -> dict[tuple[str, str
     writers meet the same keys in the same order.
     """
     ordered = sorted(events)
+    if not ordered:
+        return {}
     if _is_postgres(conn):
         sql = (
             _insert_sql(conn, len(ordered))

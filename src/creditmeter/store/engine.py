@@ -99,7 +99,9 @@ class WriterQueue:
         if self.path is None:
             return None
         if self._fd is None or self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            # Read-only is enough for a flock, so a user who may write the store but did not
+            # create this file can still take the turn.
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o644)
             self._pid = os.getpid()
         return self._fd
 

@@ -97,7 +97,9 @@ class WriterProcess:
                 number, fate = pipe.recv()
             except Exception:  # EOFError when it exits; anything else ends it too
                 break
-            answer = waiting.pop(number)
+            answer = waiting.pop(number, None)
+            if answer is None:  # already answered: cannot happen, and must not end this loop
+                continue
             if isinstance(fate, BaseException):
                 answer.set_exception(fate)
             else:
@@ -192,12 +194,20 @@ class _Inbox:
         while not self.closing and size < ingest.MAX_GROUP_EVENTS and self.pipe.poll():
             self._receive()
             size = sum(len(batch) for _, batch, _ in self.received)
-        for number, batch, earlier in self.received:
-            events = list(map(Event._make, batch))
-            found = {e.key: e for e in map(Event._make, earlier)}
-            taken.append((number, ingest.Waiting(ingest.Prepared.of(events, found))))
+        ready = [
+            (number, ingest.Waiting(ingest.Prepared.of(*_events(batch, earlier))))
+            for number, batch, earlier in self.received
+        ]
         self.received.clear()
-        return [waiting for _, waiting in taken]
+        taken += ready
+        return [waiting for _, waiting in ready]
+
+
+def _events(
+    batch: list[tuple[Any, ...]], earlier: list[tuple[Any, ...]]
+) -> tuple[list[Event], dict[tuple[str, str], Event]]:
+    """A received batch, and the events found stored, as Prepared.of takes them."""
+    return list(map(Event._make, batch)), {e.key: e for e in map(Event._make, earlier)}
 
 
 def _sendable(error: BaseException) -> BaseException:

@@ -36,7 +36,7 @@ def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
         with store.write() as conn:
             zones = directory.account_zones(conn, prepared.accounts)
             result, stored, buckets, new_bots = _write(conn, prepared, zones, store.known_bots)
-            ledger.add_to_rollups(conn, buckets, ledger.day_rollups(buckets, stored, zones))
+            ledger.add_to_rollups(conn, buckets, stored, zones)
         store.known_bots |= new_bots  # only once committed
         return result
     # Events are never deleted, so the events stored already are looked up before the
@@ -170,7 +170,7 @@ class _GroupCommit:
         while not waiting.done:
             with self._turn:
                 if not waiting.done:
-                    self._write_group()
+                    write_together(self.store, self._take)
         if waiting.error is not None:
             raise waiting.error
         assert waiting.result is not None
@@ -187,11 +187,6 @@ class _GroupCommit:
                 count += 1
             group, self._queue = self._queue[:count], self._queue[count:]
         return group
-
-    def _write_group(self) -> None:
-        """Writes the waiting batches. They are taken once the write lock is held, so every
-        batch that arrived while another writer (of any process) held it joins the group."""
-        write_together(self.store, self._take)
 
 
 def write_together(store: Store, take: Callable[[], list[Waiting]]) -> None:
@@ -222,7 +217,7 @@ def write_together(store: Store, take: Callable[[], list[Waiting]]) -> None:
                     ledger.merge_rollups(buckets, batch_buckets)
                     stored += inserted
                     added |= new_bots
-            ledger.add_to_rollups(conn, buckets, ledger.day_rollups(buckets, stored, zones))
+            ledger.add_to_rollups(conn, buckets, stored, zones)
     except BaseException as failure:
         # Every batch of the group fails with it (the batches that were waiting, when the
         # write turn itself could not be had). A leader whose own batch was not in the group

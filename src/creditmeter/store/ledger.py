@@ -203,8 +203,12 @@ def bucket_rollups(events: Iterable[Event]) -> Rollups:
 def merge_rollups(into: Rollups, more: Rollups) -> None:
     """Adds `more` to `into`."""
     for key, sums in more.items():
-        row = into.get(key)
-        into[key] = list(sums) if row is None else list(map(add, row, sums))
+        _add(into, key, sums)
+
+
+def _add(rollups: Rollups, key: tuple[str, str, int], sums: Sums) -> None:
+    row = rollups.get(key)
+    rollups[key] = list(sums) if row is None else list(map(add, row, sums))
 
 
 def day_rollups(buckets: Rollups, events: Iterable[Event], zones: Mapping[str, str]) -> Rollups:
@@ -219,9 +223,7 @@ def day_rollups(buckets: Rollups, events: Iterable[Event], zones: Mapping[str, s
         if day < 0:
             split.add((account_id, bucket))
             continue
-        key = (account_id, bot_id, day)
-        row = days.get(key)
-        days[key] = list(sums) if row is None else list(map(add, row, sums))
+        _add(days, (account_id, bot_id, day), sums)
     for event in events if split else ():
         if (event.account_id, event.ts - event.ts % BUCKET_MS) in split:
             day = day_number(event.ts, zones[event.account_id])
@@ -230,8 +232,12 @@ def day_rollups(buckets: Rollups, events: Iterable[Event], zones: Mapping[str, s
     return days
 
 
-def add_to_rollups(conn: Connection, buckets: Rollups, days: Rollups) -> None:
-    """Adds bucket_rollups and day_rollups to the stored ones."""
+def add_to_rollups(
+    conn: Connection, buckets: Rollups, events: Iterable[Event], zones: Mapping[str, str]
+) -> None:
+    """Adds `buckets` (the bucket_rollups of `events`) and their day_rollups to the stored
+    rollups."""
+    days = day_rollups(buckets, events, zones)
     _upsert(conn, "usage_buckets", "bucket", [(*k, *v) for k, v in buckets.items()])
     _upsert(conn, "usage_days", "day", [(*k, *v) for k, v in days.items()])
 

@@ -31,6 +31,13 @@ def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     transaction (write_together): by the store's writer process if it has one (see
     hand_writes_to), else by this process's group commit. On PostgreSQL each batch is its
     own transaction."""
+    try:
+        return _ingest(store, batch)
+    except UnknownAccounts as unknown:
+        raise _refuse_unknown_accounts(batch, unknown.accounts) from None
+
+
+def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
     if not store.is_sqlite:
         prepared = Prepared.of(batch, {})
         with store.write() as conn:
@@ -39,22 +46,47 @@ def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
             ledger.add_to_rollups(conn, buckets, stored, zones)
         store.known_bots |= new_bots  # only once committed
         return result
-    # Events are never deleted, so the events stored already are looked up before the
-    # write turn, off the path that only one writer at a time can take.
-    with store.read() as conn:
-        earlier = ledger.stored(conn, map(_KEY, batch))
+    earlier: dict[tuple[str, str], Event] = {}
+    if _RESENDS.get(store):
+        # Events are never deleted, so while clients resend, the stored events are looked up
+        # before the write turn, off the path that only one writer at a time can take. Other
+        # batches skip it: the primary key finds a stored event in the turn (insert_new).
+        with store.read() as conn:
+            earlier = ledger.stored(conn, map(_KEY, batch))
+    prepared = Prepared.of(batch, earlier)
     writer = _WRITERS.get(store)
     if writer is not None:
-        return writer.submit(batch, earlier)
-    return _group_commit(store).submit(Prepared.of(batch, earlier))
+        result = writer.submit(prepared)
+    else:
+        result = _group_commit(store).submit(prepared)
+    _RESENDS[store] = (
+        RESENDS_REMEMBERED if result.duplicates else max(_RESENDS.get(store, 0) - 1, 0)
+    )
+    return result
+
+
+# After a batch that held duplicates, the next batches' stored events are looked up before
+# the write turn, until this many in a row held none.
+RESENDS_REMEMBERED = 32
+_RESENDS: weakref.WeakKeyDictionary[Store, int] = weakref.WeakKeyDictionary()
+
+
+class UnknownAccounts(InvalidInput):
+    """Raised in the write turn when accounts of a batch do not exist; ingest() words the
+    error with the batch's events."""
+
+    def __init__(self, accounts: frozenset[str]):
+        super().__init__(f"unknown accounts: {', '.join(sorted(accounts))}")
+        self.accounts = accounts
+
+    def __reduce__(self) -> tuple[type[UnknownAccounts], tuple[frozenset[str]]]:
+        return (UnknownAccounts, (self.accounts,))
 
 
 class BatchWriter(Protocol):
     """Writes batches of a SQLite store elsewhere (writer.WriterProcess)."""
 
-    def submit(
-        self, batch: Sequence[Event], earlier: dict[tuple[str, str], Event]
-    ) -> IngestResult: ...
+    def submit(self, prepared: Prepared) -> IngestResult: ...
 
 
 _WRITERS: weakref.WeakKeyDictionary[Store, BatchWriter] = weakref.WeakKeyDictionary()
@@ -73,11 +105,11 @@ MAX_GROUP_EVENTS = 8 * MAX_BATCH  # the most events written in one transaction
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A batch made ready to write before the write turn: the ids it repeats with other
-    content (in the batch, or among `earlier`, events found stored), its accounts, and its
-    events not found stored, with their bots and their rollups."""
+    """A batch made ready to write before the write turn: its size and accounts, the ids it
+    repeats with other content (in the batch, or among `earlier`, events found stored), and
+    its events not found stored, in key order, with their bots and their rollups."""
 
-    batch: Sequence[Event]
+    size: int
     accounts: frozenset[str]
     conflicts: frozenset[tuple[str, str]]
     new: Sequence[Event]
@@ -103,7 +135,8 @@ class Prepared:
         new = sorted(new)  # in key order, as insert_new writes them (sorting again is cheap)
         accounts = frozenset(e.account_id for e in batch)
         bots = frozenset(map(_BOT, new))
-        return cls(batch, accounts, frozenset(conflicts), new, bots, ledger.bucket_rollups(new))
+        buckets = ledger.bucket_rollups(new)
+        return cls(len(batch), accounts, frozenset(conflicts), new, bots, buckets)
 
 
 _KEY = itemgetter(0, 1)  # an Event's (account_id, event_id)
@@ -121,7 +154,7 @@ def _write(
     it stored and their bucket rollups (which the caller adds in the same transaction), and
     the bots it added."""
     if not prepared.accounts <= zones.keys():  # validation first: an invalid batch is a 400
-        _refuse_unknown_accounts(prepared.batch, zones)
+        raise UnknownAccounts(prepared.accounts - zones.keys())
     if prepared.conflicts:
         raise _conflict(set(prepared.conflicts))
     new_bots = prepared.bots - known_bots
@@ -135,7 +168,7 @@ def _write(
             raise _conflict(conflicts)
         stored = [e for e in stored if e.key not in found]
         buckets = ledger.bucket_rollups(stored)
-    result = IngestResult(len(stored), len(prepared.batch) - len(stored))
+    result = IngestResult(len(stored), prepared.size - len(stored))
     return result, stored, buckets, new_bots
 
 
@@ -181,7 +214,7 @@ class _GroupCommit:
         with self._queue_lock:
             size, count = 0, 0
             for waiting in self._queue:
-                size += len(waiting.prepared.batch)
+                size += waiting.prepared.size
                 if count and size > MAX_GROUP_EVENTS:
                     break
                 count += 1
@@ -244,18 +277,17 @@ def _group_commit(store: Store) -> _GroupCommit:
         return group
 
 
-def _refuse_unknown_accounts(batch: Sequence[Event], known: Collection[str]) -> None:
+def _refuse_unknown_accounts(batch: Sequence[Event], unknown: Collection[str]) -> InvalidInput:
     errors = [
         {"index": i, "field": "account_id", "message": f"account {e.account_id!r} does not exist"}
         for i, e in enumerate(batch)
-        if e.account_id not in known
+        if e.account_id in unknown
     ]
-    if errors:
-        raise InvalidInput(
-            f"{len(errors)} of {len(batch)} events name an unknown account and nothing was "
-            f"stored; first: events[{errors[0]['index']}].account_id {errors[0]['message']}",
-            errors=errors,
-        )
+    return InvalidInput(
+        f"{len(errors)} of {len(batch)} events name an unknown account and nothing was "
+        f"stored; first: events[{errors[0]['index']}].account_id {errors[0]['message']}",
+        errors=errors,
+    )
 
 
 def _conflict(keys: set[tuple[str, str]]) -> Conflict:

@@ -24,7 +24,6 @@ import multiprocessing
 import signal
 import sqlite3
 import threading
-from collections.abc import Sequence
 from concurrent.futures import Future
 from functools import partial
 from multiprocessing.connection import Connection
@@ -40,7 +39,7 @@ from .settings import Settings
 from .store import open_store
 from .store.ledger import Event
 
-_Message = tuple[int, list[tuple[Any, ...]], list[tuple[Any, ...]]]  # number, batch, earlier
+_Message = tuple[int, tuple[Any, ...]]  # a batch's number, and its Prepared as plain data
 
 
 class WriterProcess:
@@ -54,9 +53,7 @@ class WriterProcess:
         self._pipe: Connection | None = None
         self._process: BaseProcess | None = None
 
-    def submit(
-        self, batch: Sequence[Event], earlier: dict[tuple[str, str], Event]
-    ) -> ingest.IngestResult:
+    def submit(self, prepared: ingest.Prepared) -> ingest.IngestResult:
         """The batch's IngestResult once committed; raises what refused it."""
         answer: Future[ingest.IngestResult] = Future()
         with self._lock:
@@ -64,7 +61,7 @@ class WriterProcess:
             number = next(self._numbers)
             self._waiting[number] = answer
             try:
-                pipe.send((number, list(map(tuple, batch)), list(map(tuple, earlier.values()))))
+                pipe.send((number, _plain(prepared)))
             except OSError:
                 del self._waiting[number]
                 raise sqlite3.OperationalError("the writer process is gone") from None
@@ -188,31 +185,32 @@ class _Inbox:
             self.received.append(message)
 
     def take(self, taken: list[tuple[int, ingest.Waiting]]) -> list[ingest.Waiting]:
-        """The batches received by now (the write turn is held), up to a group's size, made
-        ready to write; each also added to `taken` with its number."""
-        size = sum(len(batch) for _, batch, _ in self.received)
+        """The batches received by now (the write turn is held), up to a group's size; each
+        also added to `taken` with its number."""
+        size = sum(plain[0] for _, plain in self.received)  # plain[0]: the batch's size
         while not self.closing and size < ingest.MAX_GROUP_EVENTS and self.pipe.poll():
             self._receive()
-            size = sum(len(batch) for _, batch, _ in self.received)
-        ready = [
-            (number, ingest.Waiting(ingest.Prepared.of(*_events(batch, earlier))))
-            for number, batch, earlier in self.received
-        ]
+            size = sum(plain[0] for _, plain in self.received)
+        ready = [(number, ingest.Waiting(_prepared(plain))) for number, plain in self.received]
         self.received.clear()
         taken += ready
         return [waiting for _, waiting in ready]
 
 
-def _events(
-    batch: list[tuple[Any, ...]], earlier: list[tuple[Any, ...]]
-) -> tuple[list[Event], dict[tuple[str, str], Event]]:
-    """A received batch, and the events found stored, as Prepared.of takes them."""
-    return list(map(Event._make, batch)), {e.key: e for e in map(Event._make, earlier)}
+def _plain(prepared: ingest.Prepared) -> tuple[Any, ...]:
+    """A Prepared as plain data, which pickles fast: its events as tuples, not Events."""
+    p = prepared
+    return (p.size, p.accounts, p.conflicts, list(map(tuple, p.new)), p.bots, p.buckets)
+
+
+def _prepared(plain: tuple[Any, ...]) -> ingest.Prepared:
+    size, accounts, conflicts, new, bots, buckets = plain
+    return ingest.Prepared(size, accounts, conflicts, list(map(Event._make, new)), bots, buckets)
 
 
 def _sendable(error: BaseException) -> BaseException:
     """An error the parent can unpickle and answer as it would have answered it itself."""
-    if isinstance(error, (InvalidInput, Conflict, sqlite3.OperationalError)):
+    if isinstance(error, (InvalidInput, Conflict, sqlite3.OperationalError)):  # UnknownAccounts too
         return error
     if isinstance(error, sa_exc.OperationalError):
         return sqlite3.OperationalError(str(error.orig))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import weakref
 from collections.abc import Callable, Collection, Sequence
@@ -46,23 +47,46 @@ def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
             ledger.add_to_rollups(conn, buckets, stored, zones)
         store.known_bots |= new_bots  # only once committed
         return result
-    earlier: dict[tuple[str, str], Event] = {}
-    if _RESENDS.get(store):
-        # Events are never deleted, so while clients resend, the stored events are looked up
-        # before the write turn, off the path that only one writer at a time can take. Other
-        # batches skip it: the primary key finds a stored event in the turn (insert_new).
-        with store.read() as conn:
-            earlier = ledger.stored(conn, map(_KEY, batch))
+    earlier = _look_up_stored(store, batch) if _RESENDS.get(store) else {}
     prepared = Prepared.of(batch, earlier)
     writer = _WRITERS.get(store)
     if writer is not None:
         result = writer.submit(prepared)
     else:
         result = _group_commit(store).submit(prepared)
-    _RESENDS[store] = (
-        RESENDS_REMEMBERED if result.duplicates else max(_RESENDS.get(store, 0) - 1, 0)
-    )
+    return _remember_resends(store, result)
+
+
+async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
+    """ingest(), awaited on an event loop. A batch for a writer process is made ready and
+    handed over on the loop itself: a worker thread would wait for the loop to let go of
+    the GIL, milliseconds at a time while it decodes other batches, once to start and once
+    more to be answered. Only a look-up of stored events runs in a thread; batches the
+    process writes itself go to ingest() in one."""
+    writer = _WRITERS.get(store)
+    if writer is None:
+        return await asyncio.to_thread(ingest, store=store, batch=batch)
+    earlier = await asyncio.to_thread(_look_up_stored, store, batch) if _RESENDS.get(store) else {}
+    try:
+        result = await writer.submit_async(Prepared.of(batch, earlier))
+    except UnknownAccounts as unknown:
+        raise _refuse_unknown_accounts(batch, unknown.accounts) from None
+    return _remember_resends(store, result)
+
+
+def _remember_resends(store: Store, result: IngestResult) -> IngestResult:
+    resends = RESENDS_REMEMBERED if result.duplicates else max(_RESENDS.get(store, 0) - 1, 0)
+    _RESENDS[store] = resends
     return result
+
+
+def _look_up_stored(store: Store, batch: Sequence[Event]) -> dict[tuple[str, str], Event]:
+    """The events of the batch stored already. Events are never deleted, so this is read
+    before the write turn, off the path that only one writer at a time can take; it is
+    worth it only while clients resend (see RESENDS_REMEMBERED): otherwise the primary key
+    finds a stored event in the turn (ledger.insert_new)."""
+    with store.read() as conn:
+        return ledger.stored(conn, map(_KEY, batch))
 
 
 # After a batch that held duplicates, the next batches' stored events are looked up before
@@ -87,6 +111,8 @@ class BatchWriter(Protocol):
     """Writes batches of a SQLite store elsewhere (writer.WriterProcess)."""
 
     def submit(self, prepared: Prepared) -> IngestResult: ...
+
+    async def submit_async(self, prepared: Prepared) -> IngestResult: ...
 
 
 _WRITERS: weakref.WeakKeyDictionary[Store, BatchWriter] = weakref.WeakKeyDictionary()

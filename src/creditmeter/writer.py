@@ -17,6 +17,7 @@ such), and the next batch starts a new writer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import itertools
@@ -24,6 +25,8 @@ import multiprocessing
 import signal
 import sqlite3
 import threading
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
 from multiprocessing.connection import Connection
@@ -49,23 +52,35 @@ class WriterProcess:
         self._settings = settings
         self._lock = threading.Lock()
         self._numbers = itertools.count()
-        self._waiting: dict[int, Future[ingest.IngestResult]] = {}
+        self._waiting: dict[int, _Deliver] = {}
         self._pipe: Connection | None = None
         self._process: BaseProcess | None = None
 
     def submit(self, prepared: ingest.Prepared) -> ingest.IngestResult:
         """The batch's IngestResult once committed; raises what refused it."""
         answer: Future[ingest.IngestResult] = Future()
+        self._send(prepared, partial(_settle, answer))
+        return answer.result()
+
+    async def submit_async(self, prepared: ingest.Prepared) -> ingest.IngestResult:
+        """submit(), awaited on the running event loop, with no thread of its own."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[ingest.IngestResult] = loop.create_future()
+        self._send(prepared, lambda fate: loop.call_soon_threadsafe(_settle, answer, fate))
+        return await answer
+
+    def _send(self, prepared: ingest.Prepared, deliver: _Deliver) -> None:
+        """Sends the batch; `deliver` is called with its fate (from another thread)."""
         with self._lock:
             pipe = self._pipe or self._start()
             number = next(self._numbers)
-            self._waiting[number] = answer
+            self._waiting[number] = deliver
             try:
                 pipe.send((number, _plain(prepared)))
             except OSError:
                 del self._waiting[number]
+                self._pipe = None  # the next batch starts another writer
                 raise sqlite3.OperationalError("the writer process is gone") from None
-        return answer.result()
 
     def _start(self) -> Connection:
         context = multiprocessing.get_context("spawn")
@@ -84,9 +99,7 @@ class WriterProcess:
         ).start()
         return ours
 
-    def _read_answers(
-        self, pipe: Connection, waiting: dict[int, Future[ingest.IngestResult]]
-    ) -> None:
+    def _read_answers(self, pipe: Connection, waiting: dict[int, _Deliver]) -> None:
         """Answers the batches sent through `pipe` (whose numbers are in `waiting`) until the
         writer at its other end is gone; then fails those it had not answered."""
         while True:
@@ -94,21 +107,17 @@ class WriterProcess:
                 number, fate = pipe.recv()
             except Exception:  # EOFError when it exits; anything else ends it too
                 break
-            answer = waiting.pop(number, None)
-            if answer is None:  # already answered: cannot happen, and must not end this loop
-                continue
-            if isinstance(fate, BaseException):
-                answer.set_exception(fate)
-            else:
-                answer.set_result(fate)
+            deliver = waiting.pop(number, None)
+            if deliver is not None:  # None: already answered, which cannot happen
+                _deliver(deliver, fate)
         with self._lock:
             if self._pipe is pipe:
                 self._pipe = None  # the next batch starts another writer
             unanswered = list(waiting.values())
             waiting.clear()
         pipe.close()  # a writer still running reads the end of its input, and exits
-        for answer in unanswered:
-            answer.set_exception(sqlite3.OperationalError("the writer process exited"))
+        for deliver in unanswered:
+            _deliver(deliver, sqlite3.OperationalError("the writer process exited"))
 
     def close(self, timeout: float = 30) -> None:
         """Lets the writer finish what it received, then waits for it to exit."""
@@ -124,6 +133,26 @@ class WriterProcess:
         if process.is_alive():
             process.kill()
             process.join()
+
+
+_Fate = ingest.IngestResult | BaseException
+_Deliver = Callable[[_Fate], object]
+
+
+def _deliver(deliver: _Deliver, fate: _Fate) -> None:
+    with contextlib.suppress(RuntimeError):  # an event loop closed: nobody is waiting
+        deliver(fate)
+
+
+def _settle(
+    answer: Future[ingest.IngestResult] | asyncio.Future[ingest.IngestResult], fate: _Fate
+) -> None:
+    if answer.done():  # a request cancelled while its batch was written
+        return
+    if isinstance(fate, BaseException):
+        answer.set_exception(fate)
+    else:
+        answer.set_result(fate)
 
 
 def _serve(settings: Settings, pipe: Connection) -> None:
@@ -164,35 +193,53 @@ def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 class _Inbox:
-    """The batches the parent sends, and whether it said to stop (a None)."""
+    """The batches the parent sends, received as they come by a thread of their own, so
+    that the parent's sends never wait for a group to be written; and whether the parent
+    said to stop (a None) or is gone."""
 
     def __init__(self, pipe: Connection):
-        self.pipe = pipe
-        self.received: list[_Message] = []
-        self.closing = False
+        self._received: deque[_Message] = deque()
+        self._arrived = threading.Condition()
+        self._closing = False
+        threading.Thread(
+            target=self._receive, args=(pipe,), name="writer-inbox", daemon=True
+        ).start()
+
+    def _receive(self, pipe: Connection) -> None:
+        while True:
+            try:
+                message: _Message | None = pipe.recv()
+            except Exception:  # EOFError once the parent is gone; anything else ends it too
+                message = None
+            with self._arrived:
+                if message is None:
+                    self._closing = True
+                else:
+                    self._received.append(message)
+                self._arrived.notify()
+            if message is None:
+                return
 
     def wait(self) -> bool:
-        """Waits until a batch is received (True), or the parent says to stop (False)."""
-        while not self.received and not self.closing:
-            self._receive()
-        return bool(self.received)
-
-    def _receive(self) -> None:
-        message: _Message | None = self.pipe.recv()
-        if message is None:
-            self.closing = True
-        else:
-            self.received.append(message)
+        """Waits until a batch is received (True), or the parent says to stop or is gone,
+        with nothing left to write (False)."""
+        with self._arrived:
+            while not self._received and not self._closing:
+                self._arrived.wait()
+            return bool(self._received)
 
     def take(self, taken: list[tuple[int, ingest.Waiting]]) -> list[ingest.Waiting]:
-        """The batches received by now (the write turn is held), up to a group's size; each
-        also added to `taken` with its number."""
-        size = sum(plain[0] for _, plain in self.received)  # plain[0]: the batch's size
-        while not self.closing and size < ingest.MAX_GROUP_EVENTS and self.pipe.poll():
-            self._receive()
-            size = sum(plain[0] for _, plain in self.received)
-        ready = [(number, ingest.Waiting(_prepared(plain))) for number, plain in self.received]
-        self.received.clear()
+        """The oldest batches received (the write turn is held), as many as fit in a group
+        (at least one); each also added to `taken` with its number."""
+        group: list[_Message] = []
+        size = 0
+        with self._arrived:
+            while self._received:
+                size += self._received[0][1][0]  # [1][0]: the batch's size
+                if group and size > ingest.MAX_GROUP_EVENTS:
+                    break
+                group.append(self._received.popleft())
+        ready = [(number, ingest.Waiting(_prepared(plain))) for number, plain in group]
         taken += ready
         return [waiting for _, waiting in ready]
 

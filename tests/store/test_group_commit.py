@@ -122,3 +122,45 @@ def test_a_failed_commit_fails_every_batch_of_the_group(
     monkeypatch.undo()
     assert _stored(acme) == 0
     assert ingest.ingest(store=acme, batch=_batch("f", 10)).accepted == 10  # the turn is free
+
+
+def test_stored_events_are_looked_up_first_only_while_clients_resend(
+    acme: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[int] = []
+    look_up = ingest._look_up_stored
+
+    def counting(store: Store, batch: list[Event]) -> dict[tuple[str, str], Event]:
+        looked_up.append(len(batch))
+        return look_up(store, batch)
+
+    monkeypatch.setattr(ingest, "_look_up_stored", counting)
+    for i in range(3):  # all new: the primary key alone tells
+        assert ingest.ingest(store=acme, batch=_batch(f"n{i}", 10)).accepted == 10
+    assert looked_up == []
+    # A resend is found by the primary key in the turn, and from then on batches are
+    # looked up first, until RESENDS_REMEMBERED batches in a row held no duplicate.
+    resent = [*_batch("n0", 10), *_batch("r", 5)]
+    assert ingest.ingest(store=acme, batch=resent) == ingest.IngestResult(5, 10)
+    assert looked_up == []
+    changed = [_event("n0-3", bot="bot-0", minute=3, credits=2), *_batch("s", 5)]
+    with pytest.raises(Conflict, match="'n0-3'"):
+        ingest.ingest(store=acme, batch=changed)
+    assert looked_up == [6]
+    for i in range(ingest.RESENDS_REMEMBERED):
+        assert ingest.ingest(store=acme, batch=_batch(f"m{i}", 2)).accepted == 2
+    assert len(looked_up) == 1 + ingest.RESENDS_REMEMBERED
+    assert ingest.ingest(store=acme, batch=_batch("last", 2)).accepted == 2
+    assert len(looked_up) == 1 + ingest.RESENDS_REMEMBERED
+    assert _stored(acme) == 30 + 5 + 2 * ingest.RESENDS_REMEMBERED + 2
+    with acme.read() as conn:
+        assert rollup_mismatches(conn, "acme") == 0
+
+
+def test_an_unknown_account_is_named_with_the_index_of_each_of_its_events(acme: Store) -> None:
+    batch = [*_batch("u", 3), _event("u-x", "nobody"), _event("u-y", "nobody")]
+    with pytest.raises(InvalidInput) as refused:
+        ingest.ingest(store=acme, batch=batch)
+    assert [e["index"] for e in refused.value.extra["errors"]] == [3, 4]
+    assert refused.value.message.startswith("2 of 5 events name an unknown account")
+    assert _stored(acme) == 0

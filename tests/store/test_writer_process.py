@@ -4,9 +4,11 @@ answered, then is replaced."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,7 +23,7 @@ from creditmeter.settings import Settings
 from creditmeter.store import Store
 from creditmeter.store.ledger import Event, rollup_mismatches
 from creditmeter.store.tables import usage_events
-from creditmeter.writer import WriterProcess
+from creditmeter.writer import WriterProcess, _Inbox, _plain
 from tests.conftest import make_key
 from tests.conftest import test_settings as settings_for_tests
 from tests.http.support import event, post_events
@@ -81,8 +83,9 @@ def test_batches_written_by_the_writer_process_keep_their_own_fates(
     assert sum(r.accepted for r in shared) == 300 + 50
     assert sum(r.duplicates for r in shared) == 300 + 10
     assert futures[1].result() == ingest.IngestResult(accepted=200, duplicates=0)
-    with pytest.raises(InvalidInput, match="unknown account"):
+    with pytest.raises(InvalidInput, match="unknown account") as unknown:
         futures[2].result()
+    assert [e["index"] for e in unknown.value.extra["errors"]] == [10]
     with pytest.raises(Conflict, match="'x-0'"):
         futures[3].result()
     assert _stored(sqlite_store) == 1 + 300 + 200 + 50
@@ -133,6 +136,37 @@ def test_the_served_app_hands_batches_to_a_writer_process(sqlite_store: Store) -
         assert answer.json() == {"accepted": 2, "duplicates": 0}
         store = app.state.store
         assert ingest._WRITERS.get(store) is not None
+        # A resend: found by the primary key in the writer's turn; the next batch is looked
+        # up first, in a thread, and also handed over from the event loop.
         assert post_events(client, key, [event("e1")]).json() == {"accepted": 0, "duplicates": 1}
+        again = post_events(client, key, [event("e2"), event("e3")])
+        assert again.json() == {"accepted": 1, "duplicates": 1}
+        changed = post_events(client, key, [event("e3", credits="2")])
+        assert changed.status_code == 409
+        unknown = post_events(client, key, [event("e4"), event("e5", account_id="nobody")])
+        assert unknown.status_code == 400
+        assert [e["index"] for e in unknown.json()["errors"]] == [1]
     assert ingest._WRITERS.get(store) is None
-    assert _stored(sqlite_store) == 2
+    assert _stored(sqlite_store) == 3
+
+
+def test_the_writer_takes_the_oldest_batches_that_fit_in_a_group() -> None:
+    ours, theirs = multiprocessing.Pipe()
+    inbox = _Inbox(theirs)  # receiving from now on, as the writer process does
+    prepared = [ingest.Prepared.of(_batch(f"g{i}", 1000), {}) for i in range(3)]
+    for number in range(ingest.MAX_GROUP_EVENTS // 1000 + 2):
+        ours.send((number, _plain(prepared[number % 3])))
+    ours.send(None)
+    deadline = time.monotonic() + 10
+    while not inbox._closing:  # every batch received, as when the writer was busy writing
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    groups = []
+    while inbox.wait():
+        taken: list[tuple[int, ingest.Waiting]] = []
+        assert len(inbox.take(taken)) == len(taken)
+        groups.append([number for number, _ in taken])
+        # each batch arrives as it was made ready: its events, keys, bots and rollups
+        assert all(w.prepared == prepared[number % 3] for number, w in taken)
+    full = ingest.MAX_GROUP_EVENTS // 1000
+    assert groups == [list(range(full)), [full, full + 1]]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from .. import jsonbody
 from ..errors import Conflict, InvalidInput, PayloadTooLarge
 from ..events import parse_batch
-from ..ingest import IngestResult, ingest
+from ..ingest import IngestResult, ingest_async
 from .auth import IngestKey, StoreDep
 from .schemas import BatchError, ConflictError, Error, EventBatch, IngestAnswer
 
@@ -76,7 +75,7 @@ async def post_events(request: Request, store: StoreDep, _key: IngestKey) -> Ing
     try:
         batch = parse_batch(document)
         request.state.account_id = _accounts_label({event.account_id for event in batch})
-        result: IngestResult = await run_in_threadpool(ingest, store=store, batch=batch)
+        result: IngestResult = await ingest_async(store=store, batch=batch)
     except InvalidInput:
         metrics.rejected(size, "invalid")
         raise

@@ -5,10 +5,12 @@ waiting for the GIL than writing: the event loop of the same process was receivi
 decoding and validating the next batches. Only one writer runs at a time, so every such
 wait held up every batch. So each serving process hands the batches of a file store to a
 writer process of its own: spawned (nothing copied, no threads but its own), it receives
-each batch as plain tuples through a pipe, writes together all it has received by the
-time it holds the turn (ingest.write_together, as the in-process group commit does), and
-sends each batch's fate back once the transaction holding it is committed. The client is
-answered only then.
+each batch made ready (ingest.Prepared, as plain data) through a pipe, writes together the
+oldest it has received by the time it holds the turn (ingest.write_together, as the
+in-process group commit does), and sends each batch's fate back once the transaction
+holding it is committed. The client is answered only then. The serving process sends from
+its event loop and settles an asyncio future with the answer (submit_async), or blocks a
+thread of its own (submit).
 
 If the writer process dies, the batches it had not answered fail as a store error (503,
 nothing of them stored unless committed: clients resend, and duplicates are counted as
@@ -173,7 +175,7 @@ def _serve(settings: Settings, pipe: Connection) -> None:
             for number, waiting in taken:
                 fate = waiting.result if waiting.error is None else _sendable(waiting.error)
                 pipe.send((number, fate))
-    except (EOFError, BrokenPipeError, ConnectionResetError):
+    except (BrokenPipeError, ConnectionResetError):
         return  # the parent is gone; what was committed stays committed
     finally:
         store.dispose()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import partial
 from operator import itemgetter
 from typing import Protocol
 
+from anyio import to_thread
 from sqlalchemy import Connection
 
 from .clock import now_ms
@@ -65,8 +66,8 @@ async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     process writes itself go to ingest() in one."""
     writer = _WRITERS.get(store)
     if writer is None:
-        return await asyncio.to_thread(ingest, store=store, batch=batch)
-    earlier = await asyncio.to_thread(_look_up_stored, store, batch) if _RESENDS.get(store) else {}
+        return await to_thread.run_sync(partial(ingest, store=store, batch=batch))
+    earlier = await to_thread.run_sync(_look_up_stored, store, batch) if _RESENDS.get(store) else {}
     try:
         result = await writer.submit_async(Prepared.of(batch, earlier))
     except UnknownAccounts as unknown:

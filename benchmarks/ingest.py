@@ -140,7 +140,7 @@ class RawSqlite:
             " metadata TEXT, PRIMARY KEY (account_id, event_id)) WITHOUT ROWID"
         )
         self.conn.execute("CREATE INDEX ix_ts ON usage_events (account_id, ts)")
-        self.rows = self.seconds = 0.0
+        self.rows, self.seconds = 0, 0.0
 
     def insert(self, events: list[dict[str, object]]) -> None:
         rows = [
@@ -253,13 +253,19 @@ def main() -> None:
             )
             print(f"raw sqlite3.executemany: {raw.rate():,.0f} events/s")
             print(f"creditmeter = {new_rate / raw.rate():.2f} x raw sqlite3")
+            raw.conn.close()
         if args.prefilled:
             shutil.copy(args.prefilled, folder / "prefilled.db")
             prefilled_url = f"sqlite:///{folder / 'prefilled.db'}"
             token = prepare(prefilled_url)
+            seconds, accepted = 0.0, 0
             with creditmeter(prefilled_url, workers=args.workers) as server:
-                body = batches(fresh)
-                seconds, accepted, _ = asyncio.run(post_all(server.base_url, token, body))
+                # In the same slices as into the empty store, so that both rates pay the
+                # same start and end of each slice.
+                for part in _slices(fresh, SLICES):
+                    took, stored, _ = asyncio.run(post_all(server.base_url, token, batches(part)))
+                    seconds += took
+                    accepted += stored
                 rss = server.peak_rss_kb / 1024
             rate = accepted / seconds
             print(

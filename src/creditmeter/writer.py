@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import itertools
 import multiprocessing
 import signal
@@ -38,7 +37,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
-from . import ingest
+from . import gctuning, ingest
 from .errors import Conflict, InvalidInput
 from .settings import Settings
 from .store import open_store
@@ -70,6 +69,12 @@ class WriterProcess:
         answer: asyncio.Future[ingest.IngestResult] = loop.create_future()
         self._send(prepared, lambda fate: loop.call_soon_threadsafe(_settle, answer, fate))
         return await answer
+
+    def start(self) -> None:
+        """Starts the writer now rather than for the first batch, which would wait for it."""
+        with self._lock:
+            if self._pipe is None:
+                self._start()
 
     def _send(self, prepared: ingest.Prepared, deliver: _Deliver) -> None:
         """Sends the batch; `deliver` is called with its fate (from another thread)."""
@@ -165,8 +170,7 @@ def _serve(settings: Settings, pipe: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     store = open_store(settings, upgrade=False)
     event.listen(store.engine, "connect", _writer_pragmas)
-    gc.freeze()  # what was made to start up is kept for good: collections need not walk it
-    gc.set_threshold(*_GC_THRESHOLDS)
+    gctuning.settle()
     inbox = _Inbox(pipe)
     try:
         while inbox.wait():
@@ -181,8 +185,6 @@ def _serve(settings: Settings, pipe: Connection) -> None:
         store.dispose()
 
 
-# A batch makes thousands of short-lived objects without cycles: collect less often.
-_GC_THRESHOLDS = (50_000, 20, 100)
 WRITER_CACHE_KIB = 32_768
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from .. import __version__, ingest
+from .. import __version__, gctuning, ingest
 from .. import dashboard as dashboard_assets
 from ..cache import GenerationCache
 from ..keys import KeyCache
@@ -55,6 +55,7 @@ def create_app(
         writer = None
         if owned and writer_process and the_store.is_sqlite_file:
             writer = WriterProcess(settings)
+            writer.start()
             ingest.hand_writes_to(the_store, writer)
         yield
         if writer is not None:
@@ -134,4 +135,6 @@ def factory() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings)
-    return create_app(settings, writer_process=settings.sqlite_writer_process)
+    app = create_app(settings, writer_process=settings.sqlite_writer_process)
+    gctuning.settle()
+    return app

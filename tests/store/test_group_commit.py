@@ -164,3 +164,20 @@ def test_an_unknown_account_is_named_with_the_index_of_each_of_its_events(acme: 
     assert [e["index"] for e in refused.value.extra["errors"]] == [3, 4]
     assert refused.value.message.startswith("2 of 5 events name an unknown account")
     assert _stored(acme) == 0
+
+
+def test_optional_fields_are_stored_whether_or_not_other_events_of_the_batch_have_them(
+    acme: Store,
+) -> None:
+    # A batch without conversation_id or metadata is inserted without those two columns.
+    bare = _batch("bare", 3)
+    some = [
+        _event("some-0")._replace(conversation_id="c-1"),
+        _event("some-1")._replace(metadata='{"model":"m"}'),
+        _event("some-2"),
+    ]
+    for batch in (bare, some):
+        assert ingest.ingest(store=acme, batch=batch) == ingest.IngestResult(3, 0)
+    with acme.read() as conn:
+        found = ledger.stored(conn, [e.key for e in bare + some])
+    assert found == {e.key: e for e in bare + some}

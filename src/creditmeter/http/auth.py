@@ -89,7 +89,9 @@ AnyKey = Annotated[KeyRecord, Depends(current_key)]
 
 
 def _require(scope: str) -> object:
-    def dependency(key: AnyKey) -> KeyRecord:
+    # async, though it waits for nothing: FastAPI runs a plain def dependency in its thread
+    # pool, a hop to a thread and back for every ingest and admin request.
+    async def dependency(key: AnyKey) -> KeyRecord:
         if key.scope != scope:
             raise Forbidden(
                 f"this key has scope {key.scope!r}; this operation needs scope {scope!r}"

@@ -59,15 +59,16 @@ def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
 
 
 async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
-    """ingest(), awaited on an event loop. A batch for a writer process is made ready and
-    handed over on the loop itself: a worker thread would wait for the loop to let go of
-    the GIL, milliseconds at a time while it decodes other batches, once to start and once
-    more to be answered. Only a look-up of stored events runs in a thread; batches the
-    process writes itself go to ingest() in one."""
+    """ingest(), awaited on an event loop. A batch for a writer process (of a SQLite file)
+    is made ready and handed over on the loop itself, with its look-up of stored events if
+    any: a worker thread would wait for the loop to let go of the GIL, milliseconds at a
+    time while it decodes other batches, once to start and once more to be answered, and
+    SQLite's readers never wait for its writer. Batches the process writes itself go to
+    ingest() in a thread."""
     writer = _WRITERS.get(store)
     if writer is None:
         return await to_thread.run_sync(partial(ingest, store=store, batch=batch))
-    earlier = await to_thread.run_sync(_look_up_stored, store, batch) if _RESENDS.get(store) else {}
+    earlier = _look_up_stored(store, batch) if _RESENDS.get(store) else {}
     try:
         result = await writer.submit_async(Prepared.of(batch, earlier))
     except UnknownAccounts as unknown:

@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from creditmeter import accounts, ingest
 from creditmeter.errors import Conflict
-from creditmeter.store import Store
+from creditmeter.store import Store, ledger
 from creditmeter.store.ledger import Event, rollup_mismatches
 from creditmeter.store.tables import usage_events
-from tests.conftest import bearer, make_key
+from tests.conftest import _store_for, bearer, make_key
 from tests.http.test_oracle import (
     BOTS,
     EPOCH,
@@ -265,3 +267,42 @@ def test_a_zone_change_moves_events_between_days(
         )
         assert patched.status_code == 200, patched.text
         assert tts_by_day() == {day: 2.5}
+
+
+@pytest.mark.postgres
+def test_an_event_another_transaction_commits_meanwhile_is_found_stored(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # PostgreSQL inserts a batch and reads the events it skipped in one statement, whose
+    # snapshot predates the other transaction's commit: that event is read again.
+    store = _store_for("postgres", request, tmp_path)
+    accounts.create_account(store=store, account_id="race")
+    theirs = Event("race", "e-1", "b", 0, 5, 1_733_011_200_000, None, None)
+    ours = Event("race", "e-2", "b", 0, 7, 1_733_011_200_000, None, None)
+
+    def insert_both() -> dict[tuple[str, str], Event]:
+        with store.write() as conn:
+            return ledger.insert_new(conn, [theirs, ours])
+
+    with ThreadPoolExecutor(1) as pool:
+        with store.engine.begin() as other:
+            ledger.insert_new(other, [theirs])
+            found = pool.submit(insert_both)
+            _wait_for_a_lock_wait(store)
+        assert found.result(timeout=30) == {theirs.key: theirs}
+    with store.read() as conn:
+        assert ledger.stored(conn, [theirs.key, ours.key]) == {theirs.key: theirs, ours.key: ours}
+    store.dispose()
+
+
+def _wait_for_a_lock_wait(store: Store) -> None:
+    deadline = time.monotonic() + 10
+    with store.engine.connect() as conn:
+        while not conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        ).scalar_one():
+            assert time.monotonic() < deadline, "the second insert did not wait for the first"
+            time.sleep(0.01)

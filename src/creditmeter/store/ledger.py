@@ -112,14 +112,7 @@ def insert_new(conn: Connection, events: Sequence[Event]) -> dict[tuple[str, str
     if not ordered:
         return {}
     if _is_postgres(conn):
-        sql = (
-            _insert_sql(conn, len(ordered))
-            + " ON CONFLICT DO NOTHING RETURNING account_id, event_id"
-        )
-        inserted = set(_rows(conn, sql, _params(conn, ordered)))
-        if len(inserted) == len(ordered):
-            return {}
-        return stored(conn, [e.key for e in ordered if e.key not in inserted])
+        return _insert_new_postgres(conn, ordered)
     # SQLite writes one transaction at a time, so a look-up made in it cannot miss another
     # writer's insert. It is made only once a plain INSERT met a stored key: most batches
     # are all new. (RETURNING would step once per row, giving the GIL away each time.)
@@ -136,6 +129,36 @@ def insert_new(conn: Connection, events: Sequence[Event]) -> dict[tuple[str, str
     found = stored(conn, [e.key for e in ordered])
     _insert(conn, [e for e in ordered if e.key not in found])
     return found
+
+
+def _insert_new_postgres(
+    conn: Connection, ordered: Sequence[Event]
+) -> dict[tuple[str, str], Event]:
+    """insert_new in one statement, which also returns the stored events it skipped. Its
+    parts share one snapshot, so the events it joins are those stored before it, not its
+    own. An event that another transaction committed meanwhile is skipped but not seen
+    there; a second statement reads those. (Before, RETURNING sent back the key of every
+    inserted event, and a second statement read every skipped one.)"""
+    source = _rows_sql(conn, len(Event._fields), len(ordered), _EVENT_TYPES)
+    content = ", ".join(f"e.{c}" for c in Event._fields[2:])
+    sql = (
+        f"WITH sent ({_EVENT_COLUMNS}) AS ({source}),"
+        f" inserted AS (INSERT INTO usage_events ({_EVENT_COLUMNS}) SELECT * FROM sent"
+        " ON CONFLICT DO NOTHING RETURNING account_id, event_id)"
+        f" SELECT s.account_id, s.event_id, e.account_id IS NOT NULL, {content}"
+        " FROM sent s LEFT JOIN usage_events e"
+        " ON e.account_id = s.account_id AND e.event_id = s.event_id"
+        " WHERE NOT EXISTS (SELECT FROM inserted i"
+        " WHERE i.account_id = s.account_id AND i.event_id = s.event_id)"
+    )
+    found: dict[tuple[str, str], Event] = {}
+    unseen: list[tuple[str, str]] = []
+    for account_id, event_id, seen, *rest in _rows(conn, sql, _params(conn, ordered)):
+        if seen:
+            found[(account_id, event_id)] = Event(account_id, event_id, *rest)
+        else:
+            unseen.append((account_id, event_id))
+    return found | stored(conn, unseen) if unseen else found
 
 
 def _insert(conn: Connection, ordered: Sequence[Event]) -> None:

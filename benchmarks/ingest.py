@@ -224,13 +224,20 @@ def main() -> None:
         # of the ratio are measured in turns over the same minutes.
         raw = RawSqlite(folder / "raw.db") if url.startswith("sqlite") else None
         new_seconds, accepted = 0.0, 0
+        cpu = {"server": 0.0, "children": 0.0, "load generator": 0.0}
         with creditmeter(url, workers=args.workers) as server:
             for number, part in enumerate(_slices(fresh, SLICES)):
                 if number == SLICES // 2:
                     seconds, accepted2, dups = asyncio.run(
                         post_all(server.base_url, token, batches(mixed))
                     )
-                took, stored, _ = asyncio.run(post_all(server.base_url, token, batches(part)))
+                bodies = batches(part)
+                before, ours = server.cpu_seconds(), time.process_time()
+                took, stored, _ = asyncio.run(post_all(server.base_url, token, bodies))
+                after = server.cpu_seconds()
+                for name in after:
+                    cpu[name] += after[name] - before[name]
+                cpu["load generator"] += time.process_time() - ours
                 new_seconds += took
                 accepted += stored
                 if raw is not None:
@@ -245,6 +252,13 @@ def main() -> None:
             f"sent half before and half after)"
         )
         print(f"server peak RSS {rss:.0f} MB")
+        print(
+            "CPU per 1000 all-new events: "
+            + ", ".join(
+                f"{name} {seconds / accepted * 1e6:.2f} ms" for name, seconds in cpu.items()
+            )
+            + (" (server: the worker; children: its writer process)" if args.workers == 1 else "")
+        )
         if raw is not None:
             size = sum(p.stat().st_size for p in folder.glob("ledger.db*"))
             print(

@@ -56,6 +56,15 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     def __init__(self, process: subprocess.Popen[bytes], base_url: str):
         self.process = process
@@ -68,6 +77,17 @@ class Server:
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
             self.peak_rss_kb = max(self.peak_rss_kb, _rss_kb(self.process.pid))
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time so far of the server's process ("server": with one worker, the worker)
+        and of its children together ("children": with one worker, its writer process)."""
+        children = _children(self.process.pid)
+        return {
+            "server": _cpu_seconds(self.process.pid),
+            "children": sum(
+                map(_cpu_seconds, children + [g for c in children for g in _children(c)])
+            ),
+        }
 
     def stop(self) -> None:
         self._stop.set()

@@ -7,7 +7,7 @@ import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -269,13 +269,20 @@ def test_a_zone_change_moves_events_between_days(
         assert tts_by_day() == {day: 2.5}
 
 
+@pytest.fixture
+def postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    the_store = _store_for("postgres", request, tmp_path)
+    yield the_store
+    the_store.dispose()
+
+
 @pytest.mark.postgres
 def test_an_event_another_transaction_commits_meanwhile_is_found_stored(
-    request: pytest.FixtureRequest, tmp_path: Path
+    postgres_store: Store,
 ) -> None:
     # PostgreSQL inserts a batch and reads the events it skipped in one statement, whose
     # snapshot predates the other transaction's commit: that event is read again.
-    store = _store_for("postgres", request, tmp_path)
+    store = postgres_store
     accounts.create_account(store=store, account_id="race")
     theirs = Event("race", "e-1", "b", 0, 5, 1_733_011_200_000, None, None)
     ours = Event("race", "e-2", "b", 0, 7, 1_733_011_200_000, None, None)
@@ -292,17 +299,21 @@ def test_an_event_another_transaction_commits_meanwhile_is_found_stored(
         assert found.result(timeout=30) == {theirs.key: theirs}
     with store.read() as conn:
         assert ledger.stored(conn, [theirs.key, ours.key]) == {theirs.key: theirs, ours.key: ours}
-    store.dispose()
 
 
 def _wait_for_a_lock_wait(store: Store) -> None:
-    deadline = time.monotonic() + 10
-    with store.engine.connect() as conn:
-        while not conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-        ).scalar_one():
-            assert time.monotonic() < deadline, "the second insert did not wait for the first"
-            time.sleep(0.01)
+    """Until a session of the store's database waits for a lock. Each look is a transaction
+    of its own: PostgreSQL keeps one snapshot of pg_stat_activity per transaction."""
+    deadline = time.monotonic() + 30
+    while True:
+        with store.engine.connect() as conn:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar_one()
+        if waiting:
+            return
+        assert time.monotonic() < deadline, "the second insert did not wait for the first"
+        time.sleep(0.01)

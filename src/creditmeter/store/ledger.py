@@ -162,7 +162,7 @@ def _insert_new_postgres(
 
 
 def _insert(conn: Connection, ordered: Sequence[Event]) -> None:
-    # SQLite: when no event has a conversation_id or metadata (as most batches), six values
+    # SQLite: when no event has a conversation_id or metadata (as in most batches), six values
     # per event, not eight. The driver binds str and int directly, but sends each None
     # through its adapter look-up, which took a third of the binding time.
     width = len(Event._fields)

@@ -137,7 +137,7 @@ def test_the_served_app_hands_batches_to_a_writer_process(sqlite_store: Store) -
         store = app.state.store
         assert ingest._WRITERS.get(store) is not None
         # A resend: found by the primary key in the writer's turn; the next batch is looked
-        # up first, in a thread, and also handed over from the event loop.
+        # up first, on the event loop, and then handed over.
         assert post_events(client, key, [event("e1")]).json() == {"accepted": 0, "duplicates": 1}
         again = post_events(client, key, [event("e2"), event("e3")])
         assert again.json() == {"accepted": 1, "duplicates": 1}

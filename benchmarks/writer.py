@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,15 @@ def _timed(spent: dict[str, float], name: str, function: Callable[..., Any]) -> 
     return timed
 
 
+def _run(sql: str) -> Callable[[Any, Any], None]:
+    """A connect listener that runs `sql` on each new connection."""
+
+    def run(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute(sql)
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=800_000)
@@ -66,30 +76,30 @@ def main() -> None:
         store = open_store(Settings(database_url=url), upgrade=False)
         event.listen(store.engine, "connect", _writer_pragmas)
         for pragma in args.pragma:
-            event.listen(
-                store.engine, "connect", lambda conn, _, p=pragma: conn.execute(f"PRAGMA {p}")
-            )
+            event.listen(store.engine, "connect", _run(f"PRAGMA {pragma}"))
         spent = {"insert": 0.0, "rollups": 0.0}
         insert_new, add_to_rollups = ledger.insert_new, ledger.add_to_rollups
-        ledger.insert_new = _timed(spent, "insert", insert_new)  # type: ignore[assignment]
-        ledger.add_to_rollups = _timed(spent, "rollups", add_to_rollups)  # type: ignore[assignment]
+        ledger.insert_new = _timed(spent, "insert", insert_new)
+        ledger.add_to_rollups = _timed(spent, "rollups", add_to_rollups)
         gctuning.settle()
 
         groups = [ready[i : i + args.group] for i in range(0, len(ready), args.group)]
         fifths: list[tuple[int, float]] = []
-        started, cpu = time.perf_counter(), time.process_time()
-        for number, group in enumerate(groups):
-            if number % max(len(groups) // 5, 1) == 0:
-                fifths.append((number * args.group, time.perf_counter()))
-            waiting = [ingest.Waiting(prepared) for prepared in group]
-            ingest.write_together(store, lambda waiting=waiting: waiting)
-            failed = [w.error for w in waiting if w.error is not None]
-            if failed:
-                raise failed[0]
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        fifths.append((len(ready), time.perf_counter()))
-        ledger.insert_new, ledger.add_to_rollups = insert_new, add_to_rollups  # type: ignore[assignment]
-        store.dispose()
+        try:
+            started, cpu = time.perf_counter(), time.process_time()
+            for number, group in enumerate(groups):
+                if number % max(len(groups) // 5, 1) == 0:
+                    fifths.append((number * args.group, time.perf_counter()))
+                waiting = [ingest.Waiting(prepared) for prepared in group]
+                ingest.write_together(store, partial(list, waiting))
+                failed = [w.error for w in waiting if w.error is not None]
+                if failed:
+                    raise failed[0]
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            fifths.append((len(ready), time.perf_counter()))
+        finally:
+            ledger.insert_new, ledger.add_to_rollups = insert_new, add_to_rollups
+            store.dispose()
 
         per_batch = 1000 / len(ready)
         print(

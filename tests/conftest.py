@@ -100,6 +100,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
+def postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A PostgreSQL store, for what only PostgreSQL does (mark the test postgres)."""
+    the_store = _store_for("postgres", request, tmp_path)
+    yield the_store
+    the_store.dispose()
+
+
+@pytest.fixture
 def sqlite_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     the_store = _store_for("sqlite", request, tmp_path)
     yield the_store

@@ -18,8 +18,10 @@ THRESHOLDS = (50_000, 20, 100)
 
 
 def settle() -> None:
-    """Keeps what the process made to start up for good, so that no collection walks it
-    again, and collects the young objects less often (see THRESHOLDS). For a process's
-    entry point, once it is ready: objects freed later that were made before stay."""
+    """Collects what starting up left, then moves every object left out of the collector's
+    sight, so that no collection walks them again (reference counting still frees them;
+    only a cycle among them would stay), and collects the young objects less often (see
+    THRESHOLDS). For a process's entry point, once its app or store is built."""
+    gc.collect()
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)

@@ -63,8 +63,9 @@ async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     is made ready and handed over on the loop itself, with its look-up of stored events if
     any: a worker thread would wait for the loop to let go of the GIL, milliseconds at a
     time while it decodes other batches, once to start and once more to be answered, and
-    SQLite's readers never wait for its writer. Batches the process writes itself go to
-    ingest() in a thread."""
+    SQLite's readers do not wait for its writer (like the other SQLite reads, it waits
+    only for a free connection, or while the store recovers its WAL). Batches the process
+    writes itself go to ingest() in a thread."""
     writer = _WRITERS.get(store)
     if writer is None:
         return await to_thread.run_sync(partial(ingest, store=store, batch=batch))

@@ -47,7 +47,8 @@ _Message = tuple[int, tuple[Any, ...]]  # a batch's number, and its Prepared as 
 
 
 class WriterProcess:
-    """The writer process of this process's file store, started when first needed."""
+    """The writer process of this process's file store: started by start(), or by the
+    first batch after it exited."""
 
     def __init__(self, settings: Settings):
         self._settings = settings
@@ -186,7 +187,6 @@ def _serve(settings: Settings, pipe: Connection) -> None:
 
 
 WRITER_CACHE_KIB = 32_768
-WRITER_CHECKPOINT_PAGES = 10_000  # about 40 MB of WAL
 
 
 def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -195,10 +195,6 @@ def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
     # The statement journals (which undo one statement that fails) kept in memory.
     dbapi_conn.execute("PRAGMA temp_store=MEMORY")
-    # A checkpoint copies each page once, however often it was committed since the last:
-    # and commit after commit rewrites the same pages (each series' current rollup rows,
-    # each account's newest events). So checkpoint every 10,000 pages of WAL, not 1,000.
-    dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
 
 
 class _Inbox:

@@ -7,10 +7,9 @@ import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,7 +23,7 @@ from creditmeter.errors import Conflict
 from creditmeter.store import Store, ledger
 from creditmeter.store.ledger import Event, rollup_mismatches
 from creditmeter.store.tables import usage_events
-from tests.conftest import _store_for, bearer, make_key
+from tests.conftest import bearer, make_key
 from tests.http.test_oracle import (
     BOTS,
     EPOCH,
@@ -269,19 +268,14 @@ def test_a_zone_change_moves_events_between_days(
         assert tts_by_day() == {day: 2.5}
 
 
-@pytest.fixture
-def postgres_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    the_store = _store_for("postgres", request, tmp_path)
-    yield the_store
-    the_store.dispose()
-
-
 @pytest.mark.postgres
-def test_an_event_another_transaction_commits_meanwhile_is_found_stored(
-    postgres_store: Store,
+@pytest.mark.parametrize("they_commit", [True, False])
+def test_an_event_another_transaction_inserts_meanwhile_is_stored_once(
+    postgres_store: Store, they_commit: bool
 ) -> None:
     # PostgreSQL inserts a batch and reads the events it skipped in one statement, whose
-    # snapshot predates the other transaction's commit: that event is read again.
+    # snapshot predates the other transaction's commit: an event it committed is read by a
+    # second statement; one it rolled back is inserted by ours.
     store = postgres_store
     accounts.create_account(store=store, account_id="race")
     theirs = Event("race", "e-1", "b", 0, 5, 1_733_011_200_000, None, None)
@@ -291,14 +285,35 @@ def test_an_event_another_transaction_commits_meanwhile_is_found_stored(
         with store.write() as conn:
             return ledger.insert_new(conn, [theirs, ours])
 
-    with ThreadPoolExecutor(1) as pool:
-        with store.engine.begin() as other:
-            ledger.insert_new(other, [theirs])
-            found = pool.submit(insert_both)
-            _wait_for_a_lock_wait(store)
-        assert found.result(timeout=30) == {theirs.key: theirs}
+    with ThreadPoolExecutor(1) as pool, store.engine.connect() as other:
+        transaction = other.begin()
+        ledger.insert_new(other, [theirs])
+        found = pool.submit(insert_both)
+        _wait_for_a_lock_wait(store)
+        if they_commit:
+            transaction.commit()
+        else:
+            transaction.rollback()
+        assert found.result(timeout=30) == ({theirs.key: theirs} if they_commit else {})
     with store.read() as conn:
         assert ledger.stored(conn, [theirs.key, ours.key]) == {theirs.key: theirs, ours.key: ours}
+
+
+def test_stored_events_are_found_however_many_keys_are_looked_up(store: Store) -> None:
+    # SQLite looks keys up 8192 at a time, padded to a power of two with a key no event has.
+    accounts.create_account(store=store, account_id="many")
+    events = [
+        Event("many", f"k{n:05d}", "b", n % 8, n, 1_733_011_200_000 + n, None, None)
+        for n in range(9000)
+    ]
+    for start in range(0, len(events), 1000):
+        ingest.ingest(store=store, batch=events[start : start + 1000])
+    wanted = [e.key for e in events[::2]] + [("many", "absent"), events[0].key]
+    with store.read() as conn:
+        assert ledger.stored(conn, []) == {}
+        assert ledger.stored(conn, [events[1].key]) == {events[1].key: events[1]}
+        assert ledger.stored(conn, wanted) == {e.key: e for e in events[::2]}
+        assert ledger.stored(conn, [e.key for e in events]) == {e.key: e for e in events}
 
 
 def _wait_for_a_lock_wait(store: Store) -> None:

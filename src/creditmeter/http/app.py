@@ -55,7 +55,10 @@ def create_app(
         writer = None
         if owned and writer_process and the_store.is_sqlite_file:
             writer = WriterProcess(settings)
-            writer.start()
+            try:
+                writer.start()
+            except OSError:  # the first batch tries again, and is answered 503 if it fails
+                logging.getLogger("creditmeter.serve").exception("the writer did not start")
             ingest.hand_writes_to(the_store, writer)
         yield
         if writer is not None:

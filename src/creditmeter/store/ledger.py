@@ -158,7 +158,12 @@ def _insert_new_postgres(
             found[(account_id, event_id)] = Event(account_id, event_id, *rest)
         else:
             unseen.append((account_id, event_id))
-    return found | stored(conn, unseen) if unseen else found
+    if not unseen:
+        return found
+    committed_meanwhile = stored(conn, unseen)
+    if len(committed_meanwhile) < len(unseen):  # events are never deleted
+        raise RuntimeError(f"events skipped as stored are not: {unseen}")
+    return found | committed_meanwhile
 
 
 def _insert(conn: Connection, ordered: Sequence[Event]) -> None:

@@ -150,6 +150,26 @@ def test_the_served_app_hands_batches_to_a_writer_process(sqlite_store: Store) -
     assert _stored(sqlite_store) == 3
 
 
+def test_a_writer_that_cannot_start_with_the_app_is_started_by_the_first_batch(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts.create_account(store=sqlite_store, account_id="acme", timezone="Asia/Shanghai")
+    key = make_key(sqlite_store, "ingest")
+
+    def cannot_start(_writer: WriterProcess) -> None:
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(WriterProcess, "start", cannot_start)
+    app = create_app(
+        settings_for_tests(database_url=str(sqlite_store.engine.url)), writer_process=True
+    )
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        answer = post_events(client, key, [event("e1")])
+        assert answer.json() == {"accepted": 1, "duplicates": 0}
+    assert _stored(sqlite_store) == 1
+
+
 def test_the_writer_takes_the_oldest_batches_that_fit_in_a_group() -> None:
     ours, theirs = multiprocessing.Pipe()
     inbox = _Inbox(theirs)  # receiving from now on, as the writer process does

@@ -48,7 +48,7 @@ _Message = tuple[int, tuple[Any, ...]]  # a batch's number, and its Prepared as 
 
 class WriterProcess:
     """The writer process of this process's file store: started by start(), or by the
-    first batch after it exited."""
+    next batch whenever it is not running."""
 
     def __init__(self, settings: Settings):
         self._settings = settings

@@ -254,9 +254,7 @@ def main() -> None:
         print(f"server peak RSS {rss:.0f} MB")
         print(
             "CPU per 1000 all-new events: "
-            + ", ".join(
-                f"{name} {seconds / accepted * 1e6:.2f} ms" for name, seconds in cpu.items()
-            )
+            + ", ".join(f"{name} {spent / accepted * 1e6:.2f} ms" for name, spent in cpu.items())
             + (" (server: the worker; children: its writer process)" if args.workers == 1 else "")
         )
         if raw is not None:

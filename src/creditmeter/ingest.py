@@ -48,8 +48,7 @@ def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
             ledger.add_to_rollups(conn, buckets, stored, zones)
         store.known_bots |= new_bots  # only once committed
         return result
-    earlier = _look_up_stored(store, batch) if _RESENDS.get(store) else {}
-    prepared = Prepared.of(batch, earlier)
+    prepared = _made_ready(store, batch)
     writer = _WRITERS.get(store)
     if writer is not None:
         result = writer.submit(prepared)
@@ -69,12 +68,18 @@ async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     writer = _WRITERS.get(store)
     if writer is None:
         return await to_thread.run_sync(partial(ingest, store=store, batch=batch))
-    earlier = _look_up_stored(store, batch) if _RESENDS.get(store) else {}
     try:
-        result = await writer.submit_async(Prepared.of(batch, earlier))
+        result = await writer.submit_async(_made_ready(store, batch))
     except UnknownAccounts as unknown:
         raise _refuse_unknown_accounts(batch, unknown.accounts) from None
     return _remember_resends(store, result)
+
+
+def _made_ready(store: Store, batch: Sequence[Event]) -> Prepared:
+    """The batch made ready for SQLite's write turn, its stored events looked up first
+    while clients resend."""
+    earlier = _look_up_stored(store, batch) if _RESENDS.get(store) else {}
+    return Prepared.of(batch, earlier)
 
 
 def _remember_resends(store: Store, result: IngestResult) -> IngestResult:

@@ -126,7 +126,17 @@ def test_closing_lets_the_writer_finish_and_exit(
     assert process.exitcode == 0
 
 
-def test_the_served_app_hands_batches_to_a_writer_process(sqlite_store: Store) -> None:
+def test_the_served_app_hands_batches_to_a_writer_process(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[int] = []
+    look_up = ingest._look_up_stored
+
+    def counting(store: Store, batch: list[Event]) -> dict[tuple[str, str], Event]:
+        looked_up.append(len(batch))
+        return look_up(store, batch)
+
+    monkeypatch.setattr(ingest, "_look_up_stored", counting)
     accounts.create_account(store=sqlite_store, account_id="acme", timezone="Asia/Shanghai")
     key = make_key(sqlite_store, "ingest")
     settings = settings_for_tests(database_url=str(sqlite_store.engine.url))
@@ -146,6 +156,7 @@ def test_the_served_app_hands_batches_to_a_writer_process(sqlite_store: Store) -
         unknown = post_events(client, key, [event("e4"), event("e5", account_id="nobody")])
         assert unknown.status_code == 400
         assert [e["index"] for e in unknown.json()["errors"]] == [1]
+    assert looked_up == [2, 1, 2]  # every batch after the resend, none before
     assert ingest._WRITERS.get(store) is None
     assert _stored(sqlite_store) == 3
 

@@ -181,7 +181,7 @@ def _insert(conn: Connection, ordered: Sequence[Event]) -> None:
 _REQUIRED_WIDTH = Event._fields.index("conversation_id")  # the columns before the optional
 
 
-def _insert_sql(conn: Connection, count: int, width: int = len(Event._fields)) -> str:
+def _insert_sql(conn: Connection, count: int, width: int) -> str:
     """An INSERT of `count` events' first `width` columns (the others are NULL)."""
     source = _rows_sql(conn, width, count, _EVENT_TYPES[:width])
     columns = ", ".join(Event._fields[:width])
@@ -214,7 +214,8 @@ def _key_chunks(
     power of two with a key no event has, so that a batch's look-up is one statement of a
     few prepared ones (power-of-two chunks of 1000 keys took six)."""
     if _is_postgres(conn):
-        yield from [keys] if keys else []
+        if keys:
+            yield keys
         return
     for start in range(0, len(keys), _KEYS_PER_LOOK_UP):
         yield _padded(keys[start : start + _KEYS_PER_LOOK_UP], ("", ""))

@@ -11,6 +11,7 @@ from operator import itemgetter
 from typing import Protocol
 
 from anyio import to_thread
+from rbloom import Bloom
 from sqlalchemy import Connection
 
 from .clock import now_ms
@@ -48,13 +49,13 @@ def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
             ledger.add_to_rollups(conn, buckets, stored, zones)
         store.known_bots |= new_bots  # only once committed
         return result
-    prepared = _made_ready(store, batch)
+    prepared, keys = _made_ready(store, batch)
     writer = _WRITERS.get(store)
     if writer is not None:
         result = writer.submit(prepared)
     else:
         result = _group_commit(store).submit(prepared)
-    return _remember_resends(store, result)
+    return _stored_now(store, keys, prepared, result)
 
 
 async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
@@ -68,39 +69,84 @@ async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     writer = _WRITERS.get(store)
     if writer is None:
         return await to_thread.run_sync(partial(ingest, store=store, batch=batch))
+    prepared, keys = _made_ready(store, batch)
     try:
-        result = await writer.submit_async(_made_ready(store, batch))
+        result = await writer.submit_async(prepared)
     except UnknownAccounts as unknown:
         raise _refuse_unknown_accounts(batch, unknown.accounts) from None
-    return _remember_resends(store, result)
+    return _stored_now(store, keys, prepared, result)
 
 
-def _made_ready(store: Store, batch: Sequence[Event]) -> Prepared:
-    """The batch made ready for SQLite's write turn, its stored events looked up first
-    while clients resend."""
-    earlier = _look_up_stored(store, batch) if _RESENDS.get(store) else {}
-    return Prepared.of(batch, earlier)
+def _made_ready(store: Store, batch: Sequence[Event]) -> tuple[Prepared, list[tuple[str, str]]]:
+    """The batch made ready for SQLite's write turn, its events that a client may be
+    sending again looked up first (see _Resends); and its keys."""
+    keys = list(map(_KEY, batch))
+    earlier = _look_up_stored(store, _resends(store).to_look_up(keys))
+    return Prepared.of(batch, earlier, keys), keys
 
 
-def _remember_resends(store: Store, result: IngestResult) -> IngestResult:
-    resends = RESENDS_REMEMBERED if result.duplicates else max(_RESENDS.get(store, 0) - 1, 0)
-    _RESENDS[store] = resends
+def _stored_now(
+    store: Store, keys: list[tuple[str, str]], prepared: Prepared, result: IngestResult
+) -> IngestResult:
+    """Notes that the batch with these keys is stored; returns its result."""
+    _resends(store).note(keys, found_in_turn=len(prepared.new) - result.accepted)
     return result
 
 
-def _look_up_stored(store: Store, batch: Sequence[Event]) -> dict[tuple[str, str], Event]:
-    """The events of the batch stored already. Events are never deleted, so this is read
-    before the write turn, off the path that only one writer at a time can take; it is
-    worth it only while clients resend (see RESENDS_REMEMBERED): otherwise the primary key
-    finds a stored event in the turn (ledger.insert_new)."""
+def _look_up_stored(store: Store, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Event]:
+    """The stored events among these keys. Events are never deleted, so this is read before
+    the write turn, off the path that only one writer at a time can take."""
+    if not keys:
+        return {}
     with store.read() as conn:
-        return ledger.stored(conn, map(_KEY, batch))
+        return ledger.stored(conn, keys)
 
 
-# After a batch that held duplicates, the next batches' stored events are looked up before
-# the write turn, until this many in a row held none.
+class _Resends:
+    """Which keys of a batch to look up before SQLite's write turn: those a client may be
+    sending again. A key costs about as much to look up as a new event to write, so a
+    batch's keys are not all looked up: only those this process has seen stored, kept in
+    a Bloom filter (no false negatives; 0.1% of the other keys are looked up for nothing)
+    and emptied whenever SEEN_CAPACITY keys have gone in. An event stored through another
+    process, or before this one started or last emptied its filter, is found by the
+    primary key in the turn instead (ledger.insert_new: a rollback and a look-up there, on
+    the path that only one writer at a time can take); once that happens, every key is
+    looked up first until RESENDS_REMEMBERED batches in a row have held no such event."""
+
+    def __init__(self) -> None:
+        self.seen = Bloom(SEEN_CAPACITY, 0.001)
+        self.count = 0  # keys added to `seen` since it was last emptied
+        self.look_up_all = 0  # batches left that look up every key
+
+    def to_look_up(self, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        if self.look_up_all:
+            return keys
+        seen = self.seen
+        return [key for key in keys if key in seen]
+
+    def note(self, keys: list[tuple[str, str]], found_in_turn: int) -> None:
+        """The batch with these keys is stored; the write turn found `found_in_turn` of
+        its events stored before."""
+        if self.count + len(keys) > SEEN_CAPACITY:
+            self.seen.clear()
+            self.count = 0
+        self.seen.update(keys)
+        self.count += len(keys)
+        self.look_up_all = RESENDS_REMEMBERED if found_in_turn else max(self.look_up_all - 1, 0)
+
+
+SEEN_CAPACITY = 1 << 21  # keys in the Bloom filter before it is emptied: 3.8 MB
 RESENDS_REMEMBERED = 32
-_RESENDS: weakref.WeakKeyDictionary[Store, int] = weakref.WeakKeyDictionary()
+_RESENDS: weakref.WeakKeyDictionary[Store, _Resends] = weakref.WeakKeyDictionary()
+_RESENDS_LOCK = threading.Lock()
+
+
+def _resends(store: Store) -> _Resends:
+    resends = _RESENDS.get(store)
+    if resends is None:
+        with _RESENDS_LOCK:
+            resends = _RESENDS.setdefault(store, _Resends())
+    return resends
 
 
 class UnknownAccounts(InvalidInput):
@@ -151,22 +197,27 @@ class Prepared:
     buckets: ledger.Rollups
 
     @classmethod
-    def of(cls, batch: Sequence[Event], earlier: dict[tuple[str, str], Event]) -> Prepared:
-        new: Sequence[Event] = batch
+    def of(
+        cls,
+        batch: Sequence[Event],
+        earlier: dict[tuple[str, str], Event],
+        keys: Sequence[tuple[str, str]] | None = None,
+    ) -> Prepared:
+        """`keys`: the batch's keys, if already at hand."""
         conflicts: set[tuple[str, str]] = set()
-        keys = list(map(_KEY, batch))
-        if len(set(keys)) < len(batch):  # the first of each id, and the repeats that differ
-            first: dict[tuple[str, str], Event] = {}
-            for key, event in zip(keys, batch, strict=True):
-                seen = first.setdefault(key, event)
+        sent = dict(zip(map(_KEY, batch) if keys is None else keys, batch, strict=True))
+        if len(sent) < len(batch):  # the first of each id, and the repeats that differ
+            sent = {}
+            for event in batch:
+                seen = sent.setdefault(event.key, event)
                 if seen is not event and seen.content != event.content:
-                    conflicts.add(key)
-            new = list(first.values())
-        if earlier:
-            sent = dict(zip(map(_KEY, new), new, strict=True))
-            conflicts |= {k for k, e in earlier.items() if e.content != sent[k].content}
-            new = [e for k, e in sent.items() if k not in earlier]
-        new = sorted(new)  # in key order, as insert_new writes them (sorting again is cheap)
+                    conflicts.add(event.key)
+        for key, stored in earlier.items():
+            if sent.pop(key).content != stored.content:
+                conflicts.add(key)
+        new = sorted(
+            sent.values()
+        )  # in key order, as insert_new writes them (sorting again is cheap)
         accounts = frozenset(e.account_id for e in batch)
         bots = frozenset(map(_BOT, new))
         buckets = ledger.bucket_rollups(new)

@@ -14,7 +14,8 @@ from sqlalchemy import event, func, select
 
 from creditmeter import accounts, ingest
 from creditmeter.errors import Conflict, InvalidInput
-from creditmeter.store import Store, ledger
+from creditmeter.settings import Settings
+from creditmeter.store import Store, ledger, open_store
 from creditmeter.store.ledger import Event, rollup_mismatches
 from creditmeter.store.tables import usage_events
 
@@ -124,37 +125,58 @@ def test_a_failed_commit_fails_every_batch_of_the_group(
     assert ingest.ingest(store=acme, batch=_batch("f", 10)).accepted == 10  # the turn is free
 
 
-def test_stored_events_are_looked_up_first_only_while_clients_resend(
+def test_only_events_this_process_has_seen_stored_are_looked_up_first(
     acme: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    looked_up: list[int] = []
+    looked_up: list[list[str]] = []
     look_up = ingest._look_up_stored
 
-    def counting(store: Store, batch: list[Event]) -> dict[tuple[str, str], Event]:
-        looked_up.append(len(batch))
-        return look_up(store, batch)
+    def recording(store: Store, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Event]:
+        looked_up.append(sorted(event_id for _, event_id in keys))
+        return look_up(store, keys)
 
-    monkeypatch.setattr(ingest, "_look_up_stored", counting)
-    for i in range(3):  # all new: the primary key alone tells
-        assert ingest.ingest(store=acme, batch=_batch(f"n{i}", 10)).accepted == 10
-    assert looked_up == []
-    # A resend is found by the primary key in the turn, and from then on batches are
-    # looked up first, until RESENDS_REMEMBERED batches in a row held no duplicate.
-    resent = [*_batch("n0", 10), *_batch("r", 5)]
-    assert ingest.ingest(store=acme, batch=resent) == ingest.IngestResult(5, 10)
-    assert looked_up == []
-    changed = [_event("n0-3", bot="bot-0", minute=3, credits=2), *_batch("s", 5)]
-    with pytest.raises(Conflict, match="'n0-3'"):
+    monkeypatch.setattr(ingest, "_look_up_stored", recording)
+    for i in range(3):  # all new: nothing to look up
+        assert ingest.ingest(store=acme, batch=_batch(f"n{i}", 3)).accepted == 3
+    assert looked_up == [[], [], []]
+    # A resend of events this process stored: they alone are looked up, before the turn.
+    looked_up.clear()
+    resent = [*_batch("n0", 2), *_batch("r", 2)]
+    assert ingest.ingest(store=acme, batch=resent) == ingest.IngestResult(2, 2)
+    changed = [_event("n1-1", bot="bot-1", minute=1, credits=2), *_batch("s", 2)]
+    with pytest.raises(Conflict, match="'n1-1'"):
         ingest.ingest(store=acme, batch=changed)
-    assert looked_up == [6]
+    assert looked_up == [["n0-0", "n0-1"], ["n1-1"]]
+    # Events stored through another process are not known here: the primary key finds them
+    # in the turn, and from then on every key is looked up first, until RESENDS_REMEMBERED
+    # batches in a row held no event found that way.
+    other = open_store(Settings(database_url=str(acme.engine.url)))
+    try:
+        assert ingest.ingest(store=other, batch=_batch("o", 2)).accepted == 2
+    finally:
+        other.dispose()
+    looked_up.clear()
+    assert ingest.ingest(store=acme, batch=[*_batch("o", 2), *_batch("p", 1)]).accepted == 1
     for i in range(ingest.RESENDS_REMEMBERED):
-        assert ingest.ingest(store=acme, batch=_batch(f"m{i}", 2)).accepted == 2
-    assert len(looked_up) == 1 + ingest.RESENDS_REMEMBERED
-    assert ingest.ingest(store=acme, batch=_batch("last", 2)).accepted == 2
-    assert len(looked_up) == 1 + ingest.RESENDS_REMEMBERED
-    assert _stored(acme) == 30 + 5 + 2 * ingest.RESENDS_REMEMBERED + 2
+        assert ingest.ingest(store=acme, batch=_batch(f"m{i}", 1)).accepted == 1
+    assert ingest.ingest(store=acme, batch=_batch("last", 1)).accepted == 1
+    assert looked_up == [[], *[[f"m{i}-0"] for i in range(ingest.RESENDS_REMEMBERED)], []]
+    assert _stored(acme) == 9 + 2 + 2 + 1 + ingest.RESENDS_REMEMBERED + 1
     with acme.read() as conn:
         assert rollup_mismatches(conn, "acme") == 0
+
+
+def test_the_filter_of_seen_keys_is_emptied_when_full(
+    acme: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "SEEN_CAPACITY", 5)
+    assert ingest.ingest(store=acme, batch=_batch("a", 3)).accepted == 3
+    assert ingest._resends(acme).to_look_up([("acme", "a-0"), ("acme", "b-0")]) == [("acme", "a-0")]
+    assert ingest.ingest(store=acme, batch=_batch("b", 3)).accepted == 3  # 6 > 5: emptied first
+    assert ingest._resends(acme).to_look_up([("acme", "a-0"), ("acme", "b-0")]) == [("acme", "b-0")]
+    # a resend of a forgotten event is still found, by the primary key in the turn
+    assert ingest.ingest(store=acme, batch=_batch("a", 3)).duplicates == 3
+    assert _stored(acme) == 6
 
 
 def test_an_unknown_account_is_named_with_the_index_of_each_of_its_events(acme: Store) -> None:

@@ -5,15 +5,15 @@
     python -m benchmarks.ingest --events 2000000 --database-url postgresql://postgres@127.0.0.1/bench
 
 The events are a platform's stream (make_events): a day of traffic in time order, 2% of it
-late. Half the all-new batches go first, then as many events in batches of which a quarter
-is already stored and the rest is the stream's next events, then the stream's rest: the
-store grows all along, so the duplicates are compared with all-new batches sent on both
-sides of them. The all-new events go in ten slices, each followed (on SQLite) by the raw
-`sqlite3.executemany` baseline's insert of the same rows with the same durability (WAL,
-synchronous=FULL, one transaction per 1000 rows), so that both sides of the ratio are
-measured over the same minutes of a shared machine. Prints both rates and the ratio, the
-server's peak RSS, bytes on disk per event, and with --prefilled the all-new rate into a
-copy of a big store against the empty one's.
+late. They are sent in ten turns (in_turns), each an all-new part and then half as many
+events in batches of which a quarter is already stored (the oldest events not resent yet)
+and the rest is the stream's next events. On SQLite each all-new part is followed by the
+raw `sqlite3.executemany` baseline's insert of the same rows with the same durability (WAL,
+synchronous=FULL, one transaction per 1000 rows). So both sides of each ratio are measured
+in turns over the same minutes of a shared machine, and meet the store at every size as it
+grows. Prints the rates and ratios, each process's CPU time per 1000 events, the server's
+peak RSS, bytes on disk per event, and with --prefilled the all-new rate into a copy of a
+big store against the empty one's.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from .servers import creditmeter
 
 BATCH = 1000
 CLIENTS = 4
-SLICES = 10  # the all-new events are sent in turns with the raw baseline's inserts
+TURNS = 10  # the phases are sent in turns with each other and with the raw baseline's inserts
 DAY_MS = 86_400_000
 LATE = 0.02
 
@@ -75,27 +75,31 @@ def make_events(
     return events
 
 
-def with_duplicates(
-    fresh: list[dict[str, object]], new: list[dict[str, object]], seed: int
-) -> list[dict[str, object]]:
-    """Batches of 750 events of `new` and 250 resent from the same place in `fresh` (a
-    quarter of every batch already stored), laid end to end."""
+def in_turns(
+    stream: list[dict[str, object]], all_new: int, seed: int
+) -> list[tuple[list[dict[str, object]], list[dict[str, object]]]]:
+    """`all_new` events of the stream, and half as many again in batches of which a quarter
+    is already stored, cut into TURNS turns: each an all-new part, then a part of batches
+    of 750 new events and 250 resent, shuffled. Every part takes the stream's next events,
+    so new ids and instants land where the stream's next ones would (appended to each
+    account's key range); the resent events are the oldest sent and not yet resent."""
     rng = random.Random(seed)
-    events: list[dict[str, object]] = []
+    per_turn = all_new // TURNS // BATCH * BATCH
     new_part, old_part = BATCH * 3 // 4, BATCH // 4
-    for i in range(min(len(new) // new_part, len(fresh) // BATCH)):
-        batch = new[i * new_part : (i + 1) * new_part] + fresh[i * BATCH : i * BATCH + old_part]
-        rng.shuffle(batch)
-        events += batch
-    return events
-
-
-def _slices(events: list[dict[str, object]], count: int) -> list[list[dict[str, object]]]:
-    """`events` cut into `count` parts of whole batches (the last takes the rest)."""
-    size = len(events) // BATCH // count * BATCH
-    return [events[i * size : (i + 1) * size] for i in range(count - 1)] + [
-        events[(count - 1) * size :]
-    ]
+    turns = []
+    taken = resent = 0
+    for _ in range(TURNS):
+        fresh = stream[taken : taken + per_turn]
+        taken += per_turn
+        mixed: list[dict[str, object]] = []
+        for _ in range(per_turn // 2 // BATCH):
+            batch = stream[taken : taken + new_part] + stream[resent : resent + old_part]
+            taken += new_part
+            resent += old_part
+            rng.shuffle(batch)
+            mixed += batch
+        turns.append((fresh, mixed))
+    return turns
 
 
 def batches(events: list[dict[str, object]]) -> list[bytes]:
@@ -105,25 +109,31 @@ def batches(events: list[dict[str, object]]) -> list[bytes]:
 
 
 async def post_all(base_url: str, token: str, bodies: list[bytes]) -> tuple[float, int, int]:
+    """Posts the bodies from CLIENTS concurrent clients; the seconds it took from the first
+    send to the last answer, the events accepted and the duplicates."""
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
     accepted = duplicates = 0
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    async def client() -> None:
+    async def client(http: httpx.AsyncClient) -> None:
         nonlocal accepted, duplicates
-        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-            while not queue.empty():
-                body = queue.get_nowait()
-                answer = await http.post("/v1/usage/events", content=body, headers=headers)
-                answer.raise_for_status()
-                accepted += answer.json()["accepted"]
-                duplicates += answer.json()["duplicates"]
+        while not queue.empty():
+            body = queue.get_nowait()
+            answer = await http.post("/v1/usage/events", content=body, headers=headers)
+            answer.raise_for_status()
+            accepted += answer.json()["accepted"]
+            duplicates += answer.json()["duplicates"]
 
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(CLIENTS)))
-    return time.perf_counter() - started, accepted, duplicates
+    clients = [httpx.AsyncClient(base_url=base_url, timeout=60) for _ in range(CLIENTS)]
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*map(client, clients))
+        return time.perf_counter() - started, accepted, duplicates
+    finally:
+        for http in clients:
+            await http.aclose()
 
 
 class RawSqlite:
@@ -206,55 +216,53 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{folder / 'ledger.db'}"
         tag = f"b{os.getpid()}"
         spread = args.spread_days
-        half = args.events // 2
-        # One stream: its first half all new, then batches of which a quarter is already
-        # stored (the rest taken from the stream), then the stream's rest all new. The
-        # store grows as they go, so the all-new rate is taken on both sides; and the new
-        # events of every phase come in the stream's order, so their ids and instants land
-        # where the stream's next ones would (a second stream's ids would sort before the
-        # first's in every account, and be inserted in the middle of its key range).
-        extra = half * 3 // 4
-        stream = make_events(args.events + extra, f"{tag}-new", 1, spread_days=spread)
-        fresh = stream[:half] + stream[half + extra :]
-        mixed = with_duplicates(stream[:half], stream[half : half + extra], 5)
-
+        # One stream, sent in turns: an all-new part (then, on SQLite, the raw baseline's
+        # insert of the same rows), then a part of batches of which a quarter is already
+        # stored. The machine is shared and its speed drifts, so every ratio's two sides
+        # are measured in turns over the same minutes; and as the store grows, both sides
+        # meet it at every size.
+        turns = in_turns(
+            make_events(args.events * 3 // 2, f"{tag}-new", 1, spread_days=spread),
+            args.events,
+            5,
+        )
         token = prepare(url)
-        # The all-new events go in slices, each followed by the raw baseline's insert of the
-        # same rows (on SQLite): the machine is shared and its speed drifts, so both sides
-        # of the ratio are measured in turns over the same minutes.
         raw = RawSqlite(folder / "raw.db") if url.startswith("sqlite") else None
-        new_seconds, accepted = 0.0, 0
+        new_seconds = mixed_seconds = 0.0
+        accepted = accepted2 = dups = 0
         cpu = {"server": 0.0, "children": 0.0, "load generator": 0.0}
         mixed_cpu = dict.fromkeys(cpu, 0.0)
         with creditmeter(url, workers=args.workers) as server:
-            for number, part in enumerate(_slices(fresh, SLICES)):
-                if number == SLICES // 2:
-                    bodies = batches(mixed)
-                    before, ours = server.cpu_seconds(), time.process_time()
-                    seconds, accepted2, dups = asyncio.run(post_all(server.base_url, token, bodies))
-                    after = server.cpu_seconds()
-                    for name in after:
-                        mixed_cpu[name] += after[name] - before[name]
-                    mixed_cpu["load generator"] += time.process_time() - ours
-                bodies = batches(part)
+
+            def send(
+                events: list[dict[str, object]], spent: dict[str, float]
+            ) -> tuple[float, int, int]:
+                bodies = batches(events)
                 before, ours = server.cpu_seconds(), time.process_time()
-                took, stored, _ = asyncio.run(post_all(server.base_url, token, bodies))
+                outcome = asyncio.run(post_all(server.base_url, token, bodies))
                 after = server.cpu_seconds()
                 for name in after:
-                    cpu[name] += after[name] - before[name]
-                cpu["load generator"] += time.process_time() - ours
+                    spent[name] += after[name] - before[name]
+                spent["load generator"] += time.process_time() - ours
+                return outcome
+
+            for fresh, mixed in turns:
+                took, stored, _ = send(fresh, cpu)
                 new_seconds += took
                 accepted += stored
                 if raw is not None:
-                    raw.insert(part)
+                    raw.insert(fresh)
+                took, stored, resent = send(mixed, mixed_cpu)
+                mixed_seconds += took
+                accepted2 += stored
+                dups += resent
             rss = server.peak_rss_kb / 1024
         new_rate = accepted / new_seconds
-        mixed_rate = (accepted2 + dups) / seconds
+        mixed_rate = (accepted2 + dups) / mixed_seconds
         print(f"{url}: {accepted:,} new events at {new_rate:,.0f} events/s")
         print(
             f"25% duplicates: {accepted2:,} new + {dups:,} duplicates at "
-            f"{mixed_rate:,.0f} events/s ({mixed_rate / new_rate:.2f} x all-new, which was "
-            f"sent half before and half after)"
+            f"{mixed_rate:,.0f} events/s ({mixed_rate / new_rate:.2f} x all-new, in turns)"
         )
         print(f"server peak RSS {rss:.0f} MB")
         print(
@@ -286,8 +294,8 @@ def main() -> None:
             with creditmeter(prefilled_url, workers=args.workers) as server:
                 # In the same slices as into the empty store, so that both rates pay the
                 # same start and end of each slice.
-                for part in _slices(fresh, SLICES):
-                    took, stored, _ = asyncio.run(post_all(server.base_url, token, batches(part)))
+                for fresh, _ in turns:
+                    took, stored, _ = asyncio.run(post_all(server.base_url, token, batches(fresh)))
                     seconds += took
                     accepted += stored
                 rss = server.peak_rss_kb / 1024

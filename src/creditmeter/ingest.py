@@ -135,7 +135,7 @@ class _Resends:
         self.look_up_all = RESENDS_REMEMBERED if found_in_turn else max(self.look_up_all - 1, 0)
 
 
-SEEN_CAPACITY = 1 << 21  # keys in the Bloom filter before it is emptied: 3.8 MB
+SEEN_CAPACITY = 1 << 22  # keys in the Bloom filter before it is emptied: 7.5 MB
 RESENDS_REMEMBERED = 32
 _RESENDS: weakref.WeakKeyDictionary[Store, _Resends] = weakref.WeakKeyDictionary()
 _RESENDS_LOCK = threading.Lock()

@@ -210,14 +210,13 @@ class Prepared:
             sent = {}
             for event in batch:
                 seen = sent.setdefault(event.key, event)
-                if seen is not event and seen.content != event.content:
+                if seen != event:  # the same key: compares their content
                     conflicts.add(event.key)
         for key, stored in earlier.items():
-            if sent.pop(key).content != stored.content:
+            if sent.pop(key) != stored:  # the same key: compares their content
                 conflicts.add(key)
-        new = sorted(
-            sent.values()
-        )  # in key order, as insert_new writes them (sorting again is cheap)
+        # in key order, as insert_new writes them (sorting again is cheap)
+        new = sorted(sent.values())
         accounts = frozenset(e.account_id for e in batch)
         bots = frozenset(map(_BOT, new))
         buckets = ledger.bucket_rollups(new)

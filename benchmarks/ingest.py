@@ -292,8 +292,8 @@ def main() -> None:
             token = prepare(prefilled_url)
             seconds, accepted = 0.0, 0
             with creditmeter(prefilled_url, workers=args.workers) as server:
-                # In the same slices as into the empty store, so that both rates pay the
-                # same start and end of each slice.
+                # In the same all-new parts as into the empty store, so that both rates
+                # pay the same start and end of each part.
                 for fresh, _ in turns:
                     took, stored, _ = asyncio.run(post_all(server.base_url, token, batches(fresh)))
                     seconds += took

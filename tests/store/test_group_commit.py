@@ -169,14 +169,19 @@ def test_only_events_this_process_has_seen_stored_are_looked_up_first(
 def test_the_filter_of_seen_keys_is_emptied_when_full(
     acme: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "SEEN_CAPACITY", 5)
-    assert ingest.ingest(store=acme, batch=_batch("a", 3)).accepted == 3
-    assert ingest._resends(acme).to_look_up([("acme", "a-0"), ("acme", "b-0")]) == [("acme", "a-0")]
-    assert ingest.ingest(store=acme, batch=_batch("b", 3)).accepted == 3  # 6 > 5: emptied first
-    assert ingest._resends(acme).to_look_up([("acme", "a-0"), ("acme", "b-0")]) == [("acme", "b-0")]
-    # a resend of a forgotten event is still found, by the primary key in the turn
-    assert ingest.ingest(store=acme, batch=_batch("a", 3)).duplicates == 3
-    assert _stored(acme) == 6
+    monkeypatch.setattr(ingest, "SEEN_CAPACITY", 1000)
+    a, b = _batch("a", 600), _batch("b", 600)
+    a_keys, b_keys = [e.key for e in a], [e.key for e in b]
+    assert ingest.ingest(store=acme, batch=a).accepted == 600
+    seen = ingest._resends(acme)
+    assert seen.to_look_up(a_keys) == a_keys  # a Bloom filter has no false negatives
+    assert len(seen.to_look_up(b_keys)) <= 6  # and 0.1% false positives, when full
+    assert ingest.ingest(store=acme, batch=b).accepted == 600  # 1200 > 1000: emptied first
+    assert seen.to_look_up(b_keys) == b_keys
+    assert len(seen.to_look_up(a_keys)) <= 6
+    # a resend of forgotten events is still found, by the primary key in the turn
+    assert ingest.ingest(store=acme, batch=a).duplicates == 600
+    assert _stored(acme) == 1200
 
 
 def test_an_unknown_account_is_named_with_the_index_of_each_of_its_events(acme: Store) -> None:

@@ -126,16 +126,8 @@ def test_a_failed_commit_fails_every_batch_of_the_group(
 
 
 def test_only_events_this_process_has_seen_stored_are_looked_up_first(
-    acme: Store, monkeypatch: pytest.MonkeyPatch
+    acme: Store, looked_up: list[list[str]]
 ) -> None:
-    looked_up: list[list[str]] = []
-    look_up = ingest._look_up_stored
-
-    def recording(store: Store, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Event]:
-        looked_up.append(sorted(event_id for _, event_id in keys))
-        return look_up(store, keys)
-
-    monkeypatch.setattr(ingest, "_look_up_stored", recording)
     for i in range(3):  # all new: nothing to look up
         assert ingest.ingest(store=acme, batch=_batch(f"n{i}", 3)).accepted == 3
     assert looked_up == [[], [], []]

@@ -127,16 +127,8 @@ def test_closing_lets_the_writer_finish_and_exit(
 
 
 def test_the_served_app_hands_batches_to_a_writer_process(
-    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+    sqlite_store: Store, looked_up: list[list[str]]
 ) -> None:
-    looked_up: list[list[str]] = []
-    look_up = ingest._look_up_stored
-
-    def recording(store: Store, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Event]:
-        looked_up.append(sorted(event_id for _, event_id in keys))
-        return look_up(store, keys)
-
-    monkeypatch.setattr(ingest, "_look_up_stored", recording)
     accounts.create_account(store=sqlite_store, account_id="acme", timezone="Asia/Shanghai")
     key = make_key(sqlite_store, "ingest")
     settings = settings_for_tests(database_url=str(sqlite_store.engine.url))

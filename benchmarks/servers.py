@@ -1,40 +1,21 @@
-"""Start and stop servers on loopback for the benchmarks; measure their memory."""
+"""The servers the benchmarks load, started on loopback by `tests.support.server`, with their
+memory and CPU time watched while they run."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
+import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from tests.support.ports import free_port
+from tests.support.server import Server, answers, launch, stop_process, wait_until
 
 VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_ready(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer in {seconds} s")
 
 
 def _rss_kb(pid: int) -> int:
@@ -65,10 +46,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Server:
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str):
-        self.process = process
+class Watched:
+    """A running server at `base_url` whose process `pid` is watched: the peak RSS of it or
+    any of its children, sampled until `close()`."""
+
+    def __init__(self, base_url: str, pid: int):
         self.base_url = base_url
+        self.pid = pid
         self.peak_rss_kb = 0
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
@@ -76,77 +60,63 @@ class Server:
 
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
-            self.peak_rss_kb = max(self.peak_rss_kb, _rss_kb(self.process.pid))
+            self.peak_rss_kb = max(self.peak_rss_kb, _rss_kb(self.pid))
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time so far of the server's process ("server": with one worker, the worker)
         and of its children together ("children": with one worker, its writer process)."""
-        children = _children(self.process.pid)
+        children = _children(self.pid)
         return {
-            "server": _cpu_seconds(self.process.pid),
+            "server": _cpu_seconds(self.pid),
             "children": sum(
                 map(_cpu_seconds, children + [g for c in children for g in _children(c)])
             ),
         }
 
-    def stop(self) -> None:
+    def close(self) -> None:
         self._stop.set()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self._watcher.join()
 
 
 @contextmanager
 def creditmeter(
     database_url: str, *, workers: int = 1, env: dict[str, str] | None = None
-) -> Iterator[Server]:
-    port = free_port()
-    environment = {
-        **os.environ,
-        "CREDITMETER_DATABASE_URL": database_url,
-        "CREDITMETER_READ_RATE_LIMIT": "0",
-        "CREDITMETER_LOG_LEVEL": "WARNING",
-        **(env or {}),
-    }
-    command = [str(VENV_BIN / "creditmeter"), "serve", "--port", str(port)]
-    with _served([*command, "--workers", str(workers)], port, "/healthz", environment) as server:
-        yield server
+) -> Iterator[Watched]:
+    """`creditmeter serve` over `database_url`; its log (warnings and errors) goes to stderr
+    once it has stopped."""
+    with tempfile.TemporaryDirectory(prefix="creditmeter-bench-") as directory:
+        server = Server(database_url, Path(directory) / "serve.log", workers=workers, env=env)
+        try:
+            with server:
+                assert server.process is not None
+                watched = Watched(server.base_url, server.process.pid)
+                try:
+                    yield watched
+                finally:
+                    watched.close()
+        finally:
+            sys.stderr.write(server.log_text())
 
 
 @contextmanager
-def hello_world() -> Iterator[Server]:
+def hello_world() -> Iterator[Watched]:
+    """The baseline: `benchmarks.hello` under uvicorn with httptools and uvloop."""
     port = free_port()
-    with _served(
-        [
-            str(VENV_BIN / "uvicorn"),
-            "benchmarks.hello:app",
-            "--port",
-            str(port),
-            "--http",
-            "httptools",
-            "--loop",
-            "uvloop",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        port,
-        "/",
-    ) as server:
-        yield server
-
-
-@contextmanager
-def _served(
-    command: list[str], port: int, ready_path: str, env: dict[str, str] | None = None
-) -> Iterator[Server]:
-    """The server `command` starts on `port`, once `ready_path` answers; stopped after."""
-    server = Server(subprocess.Popen(command, env=env), f"http://127.0.0.1:{port}")
-    try:
-        wait_ready(server.base_url + ready_path)
-        yield server
-    finally:
-        server.stop()
+    command = [
+        *(str(VENV_BIN / "uvicorn"), "benchmarks.hello:app", "--port", str(port)),
+        *("--http", "httptools", "--loop", "uvloop", "--log-level", "warning", "--no-access-log"),
+    ]
+    with tempfile.TemporaryDirectory(prefix="creditmeter-bench-") as directory:
+        log_path = Path(directory) / "hello.log"
+        process = launch(command, env=os.environ, log_path=log_path)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: answers(base_url + "/"), timeout=30, what="it", process=process)
+            watched = Watched(base_url, process.pid)
+            try:
+                yield watched
+            finally:
+                watched.close()
+        finally:
+            stop_process(process, signal.SIGTERM, timeout=15)
+            sys.stderr.write(log_path.read_text(errors="replace"))

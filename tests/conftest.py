@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from creditmeter import accounts, keys
 from creditmeter.http import create_app
@@ -20,8 +18,8 @@ from creditmeter.settings import Settings
 from creditmeter.store import Store, open_store
 from creditmeter.store.engine import normalize_url
 from creditmeter.store.tables import metadata
+from tests.support.stores import POSTGRES_URL, throwaway_postgres
 
-POSTGRES_URL = os.environ.get("CREDITMETER_TEST_POSTGRES_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -50,20 +48,9 @@ def postgres_database() -> Iterator[str]:
     """A fresh database on the test server for this session (one per xdist worker)."""
     if not POSTGRES_URL:
         pytest.skip("set CREDITMETER_TEST_POSTGRES_URL to run the PostgreSQL tests")
-    server = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    name = f"creditmeter_test_{uuid.uuid4().hex[:12]}"
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = (
-        make_url(normalize_url(POSTGRES_URL))
-        .set(database=name)
-        .render_as_string(hide_password=False)
-    )
-    open_store(Settings(database_url=url)).dispose()  # migrate once
-    yield url
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    server.dispose()
+    with throwaway_postgres("creditmeter_test") as url:
+        open_store(Settings(database_url=url)).dispose()  # migrate once
+        yield url
 
 
 @pytest.fixture(scope="session")

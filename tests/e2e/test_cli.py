@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -30,6 +29,7 @@ from creditmeter.store import open_store
 from tests.conftest import bearer
 from tests.conftest import test_settings as settings_for_tests
 from tests.e2e.served import Served as LiveServer
+from tests.support.server import EXECUTABLE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEED_FIELDS = ["date", "start_date", "end_date", "total", *CATEGORIES]
@@ -401,8 +401,6 @@ def test_report(cli: Cli, tmp_path: Path) -> None:
 
 # --- the real server ------------------------------------------------------------------------
 
-EXECUTABLE = Path(sys.executable).parent / "creditmeter"
-
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
@@ -410,7 +408,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     running = LiveServer(tmp_path)
     running.start()
     try:
-        yield running.base, running.env
+        yield running.base_url, running.env
     finally:
         if running.process is not None:
             running.stop()

@@ -32,7 +32,8 @@ from creditmeter.client import (
     Unauthorized,
     UsageEvent,
 )
-from tests.e2e.served import CuttingProxy, Served
+from tests.e2e.served import Served
+from tests.support.proxy import LostAnswer, Proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_RETRY = RetryPolicy(attempts=80, backoff=0.05, max_backoff=0.5)
@@ -113,7 +114,7 @@ def _ms_of_day(day: date, zone: str) -> int:
 
 
 def test_admin_helpers(served: Served) -> None:
-    with Client(served.base, admin_of(served)) as admin:
+    with Client(served.base_url, admin_of(served)) as admin:
         made = admin.create_account("helpers", name="Helpers Ltd", timezone="Europe/Berlin")
         assert made == Account("helpers", "Helpers Ltd", "Europe/Berlin", made.created_at)
         with pytest.raises(Conflict) as taken:
@@ -139,7 +140,7 @@ def test_admin_helpers(served: Served) -> None:
         assert new.record.expires_at == new.record.created_at + 2 * 86_400_000
         assert [key.key_id for key in admin.list_keys("helpers")] == [new.key_id]
 
-        with Client(served.base, new.key) as reader:
+        with Client(served.base_url, new.key) as reader:
             assert reader.bill_total(date(2024, 12, 1), date(2024, 12, 1)).total == 0
             revoked = admin.revoke_key(new.key_id)
             assert revoked.revoked_at is not None
@@ -189,11 +190,11 @@ def test_ingest_and_read_bills(served: Served) -> None:
     served.account("shop", "Asia/Shanghai")
     reader_key = served.key("read", "shop")
     events = _shop_events()
-    with Client(served.base, ingest_of(served)) as ingest:
+    with Client(served.base_url, ingest_of(served)) as ingest:
         assert ingest.ingest(events) == IngestResult(2300, 0)
         assert ingest.ingest(iter(events)) == IngestResult(0, 2300)  # any iterable, sent again
 
-    with Client(served.base, reader_key) as reader:
+    with Client(served.base_url, reader_key) as reader:
         # Dates are whole days in the account's zone, which the client learns.
         first, last = date(2024, 12, 1), date(2024, 12, 4)
         rows = reader.bill_page(first, last, page_size=3)  # two pages
@@ -232,7 +233,7 @@ def test_ingest_and_read_bills(served: Served) -> None:
         assert (total.start_date, total.end_date) == (date(2024, 11, 28), date(2024, 12, 6))
         assert total.chat == sum(day["chat"] for day in everything.values())
 
-        with Client(served.base, admin_of(served)) as admin:  # an admin key names the account
+        with Client(served.base_url, admin_of(served)) as admin:  # an admin key names the account
             assert admin.bill_page(first, last, account_id="shop") == reader.bill_page(first, last)
 
 
@@ -243,12 +244,12 @@ def test_dates_follow_a_change_of_the_account_zone(served: Served) -> None:
          "credits": h + 13, "timestamp": _ms(DEC_1) + h * 3_600_000}
         for h in range(-12, 36)
     ]  # fmt: skip
-    with Client(served.base, ingest_of(served)) as ingest:
+    with Client(served.base_url, ingest_of(served)) as ingest:
         ingest.ingest(events)
     days = (date(2024, 12, 1), date(2024, 12, 1))
     with (
-        Client(served.base, served.key("read", "zonal")) as reader,
-        Client(served.base, admin_of(served)) as admin,
+        Client(served.base_url, served.key("read", "zonal")) as reader,
+        Client(served.base_url, admin_of(served)) as admin,
     ):
         utc = brute_force(events, _ms(DEC_1), _ms(DEC_1) + 86_400_000 - 1, "UTC")
         assert_rows_match(reader.bill_page(*days), utc, *days)
@@ -262,7 +263,7 @@ def test_dates_follow_a_change_of_the_account_zone(served: Served) -> None:
 
 def test_async_client(served: Served) -> None:
     async def scenario() -> None:
-        async with AsyncClient(served.base, admin_of(served)) as admin:
+        async with AsyncClient(served.base_url, admin_of(served)) as admin:
             await admin.create_account("async-co", timezone="Asia/Kolkata")
             new = await admin.create_key("async-co")
             with pytest.raises(NotFound):
@@ -273,9 +274,9 @@ def test_async_client(served: Served) -> None:
             )
             for i in range(1200)
         ]
-        async with AsyncClient(served.base, ingest_of(served)) as ingest:
+        async with AsyncClient(served.base_url, ingest_of(served)) as ingest:
             assert await ingest.ingest(events) == IngestResult(1200, 0)
-        async with AsyncClient(served.base, new.key) as reader:
+        async with AsyncClient(served.base_url, new.key) as reader:
             first, last = date(2024, 11, 30), date(2024, 12, 2)
             pages, total = await asyncio.gather(
                 reader.bill_page(first, last, page_size=1), reader.bill_total(first, last)
@@ -293,13 +294,13 @@ def test_async_client(served: Served) -> None:
 def test_errors_are_typed(served: Served) -> None:
     served.account("strict", "UTC")
     reader_key = served.key("read", "strict")
-    with Client(served.base, "cmr_not_a_key") as stranger:
+    with Client(served.base_url, "cmr_not_a_key") as stranger:
         with pytest.raises(Unauthorized) as unknown:
             stranger.bill_total(0, 1)
         assert (unknown.value.code, unknown.value.status) == (40127, 401)
         assert isinstance(unknown.value, ApiError)
         assert str(unknown.value).startswith("[40127] ")
-    with Client(served.base, reader_key) as reader:
+    with Client(served.base_url, reader_key) as reader:
         with pytest.raises(Forbidden) as forbidden:
             reader.ingest([{"id": "x", "account_id": "strict", "bot_id": "b", "category": "chat",
                             "credits": 1, "timestamp": _ms(DEC_1)}])  # fmt: skip
@@ -314,7 +315,7 @@ def test_errors_are_typed(served: Served) -> None:
         return {"id": f"s{i}", "account_id": "strict", "bot_id": "b", "category": "chat",
                 "credits": "1", "timestamp": _ms(DEC_1) + i, **fields}  # fmt: skip
 
-    with Client(served.base, ingest_of(served)) as ingest:
+    with Client(served.base_url, ingest_of(served)) as ingest:
         events = [event(i) for i in range(1500)]
         events[1234] = event(1234, category="video")
         with pytest.raises(InvalidInput) as invalid:
@@ -379,12 +380,14 @@ def test_ingest_retries_across_a_crash_and_restart(impatient: Served) -> None:
         for i in range(8000)
     ]  # fmt: skip
     expected = sum((Decimal(e.credits) for e in events), Decimal(0))
-    proxy = CuttingProxy(impatient.port, b"POST /v1/usage/events", 4, on_cut=impatient.kill)
+    lose = LostAnswer(b"POST /v1/usage/events", 4, first=impatient.kill)
+    proxy = Proxy(("127.0.0.1", impatient.port), lose=lose)
+    proxy.start()
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            with Client(proxy.base, ingest_of(impatient), retry=FAST_RETRY) as ingest:
+            with Client(proxy.base_url, ingest_of(impatient), retry=FAST_RETRY) as ingest:
                 outcome["result"] = ingest.ingest(events)
         except Exception as error:  # reported by the assertion below
             outcome["error"] = error
@@ -392,25 +395,25 @@ def test_ingest_retries_across_a_crash_and_restart(impatient: Served) -> None:
     worker = threading.Thread(target=run)
     worker.start()
     try:
-        assert proxy.cut.wait(timeout=30), outcome
+        assert proxy.answer_lost.wait(timeout=30), outcome
         assert _stored(impatient.db, "crash")[0] == 4000  # stored, though never acknowledged
         time.sleep(0.3)  # meanwhile the client meets a dead server and keeps trying
         impatient.start()
     finally:
         worker.join(timeout=60)
-        proxy.close()
+        proxy.cut()
     assert "error" not in outcome, outcome
     assert outcome["result"] == IngestResult(accepted=7000, duplicates=1000)
     count, credits = _stored(impatient.db, "crash")
     assert count == len(events)
-    with Client(impatient.base, admin_of(impatient)) as admin:
+    with Client(impatient.base_url, admin_of(impatient)) as admin:
         total = admin.bill_total(date(2024, 12, 1), date(2024, 12, 1), account_id="crash")
     assert total.total == expected == credits  # nothing lost, nothing counted twice
 
 
 def test_429_and_503_are_retried_after_retry_after(impatient: Served) -> None:
     reader_key = impatient.key("read", "busy")
-    with Client(impatient.base, reader_key) as reader:
+    with Client(impatient.base_url, reader_key) as reader:
         started = time.monotonic()
         rows = reader.bill_page(date(2024, 12, 1), date(2024, 12, 31), page_size=4)  # 1 + 8 calls
         assert len(rows) == 31
@@ -429,7 +432,7 @@ def test_429_and_503_are_retried_after_retry_after(impatient: Served) -> None:
     outcome: dict[str, Any] = {}
 
     def run() -> None:
-        with Client(impatient.base, ingest_of(impatient), retry=FAST_RETRY) as ingest:
+        with Client(impatient.base_url, ingest_of(impatient), retry=FAST_RETRY) as ingest:
             outcome["result"] = ingest.ingest(
                 [UsageEvent(f"w{i}", "busy", "b", "asr", 2, _ms(DEC_1)) for i in range(10)]
             )
@@ -463,7 +466,7 @@ def test_the_examples_in_docs_client_md_run(
     text = (ROOT / "docs" / "client.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) >= 4
-    monkeypatch.setenv("METER_URL", served.base)
+    monkeypatch.setenv("METER_URL", served.base_url)
     monkeypatch.setenv("METER_ADMIN_KEY", admin_of(served))
     monkeypatch.setenv("METER_INGEST_KEY", ingest_of(served))
     namespace: dict[str, Any] = {"__name__": "docs_client_md"}

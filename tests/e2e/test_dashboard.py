@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,10 +24,10 @@ from creditmeter.categories import CATEGORIES
 from creditmeter.days import day_start_ms, zone
 from tests.conftest import IN_CI
 from tests.e2e.served import Served as LiveServer
+from tests.support.server import EXECUTABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-EXECUTABLE = Path(sys.executable).parent / "creditmeter"
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the tests run as root
@@ -136,7 +135,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     running.start()
     try:
         admin, ingest = running.key("admin"), running.key("ingest")
-        yield _populate(Served(running.base, running.env, admin), ingest)
+        yield _populate(Served(running.base_url, running.env, admin), ingest)
     finally:
         if running.process is not None:
             running.stop()

@@ -34,7 +34,8 @@ from creditmeter.http import create_app
 from creditmeter.settings import Settings
 from creditmeter.store import open_store
 from tests.conftest import test_settings as settings_for_tests
-from tests.e2e.served import EXECUTABLE, Served
+from tests.e2e.served import Served
+from tests.support.server import EXECUTABLE
 
 DEC_1_MS = 1733011200000  # 2024-12-01T00:00:00Z
 EVENTS = "/v1/usage/events"
@@ -160,7 +161,7 @@ def test_graceful_restarts_under_load_lose_and_cut_nothing(served: Served) -> No
     again, twice: two workers, then one, then two. Every batch is stored exactly once, and
     every request a server read was answered to its client."""
     served.account("load", "UTC")
-    load = Load(served.base, served.platform("ingest"), threads=4, batches=14, size=800)
+    load = Load(served.base_url, served.platform("ingest"), threads=4, batches=14, size=800)
     served.start(workers=2)
     load.start()
     terms = []
@@ -200,7 +201,7 @@ def test_graceful_restarts_under_load_lose_and_cut_nothing(served: Served) -> No
         assert any(a.sent < moment < a.done for a in answered), "nothing was in flight"
 
     # Nothing acknowledged was lost, nothing counted twice.
-    store = open_store(Settings(database_url=served.url), upgrade=False)
+    store = open_store(Settings(database_url=served.database_url), upgrade=False)
     try:
         with store.read() as conn:
             count = conn.execute(text("SELECT count(*) FROM usage_events")).scalar_one()
@@ -220,7 +221,7 @@ def test_metrics_and_access_log_across_workers(served: Served) -> None:
     served.start(workers=2)
     fresh = httpx.Limits(max_keepalive_connections=0)  # a new connection, maybe another worker
     try:
-        with httpx.Client(base_url=served.base, timeout=30, limits=fresh) as http:
+        with httpx.Client(base_url=served.base_url, timeout=30, limits=fresh) as http:
             ingest = {"Authorization": f"Bearer {ingest_key}"}
             for n in range(30):
                 events = [
@@ -361,7 +362,7 @@ def test_backup_while_serving_and_restore(served: Served, tmp_path: Path) -> Non
     def write() -> None:
         # Batch b is 1000 events of (b + 1) / 8 credits, sent one after another until the
         # test has seen batches land after the backup (at most 2000, so it stops anyway).
-        with Client(served.base, ingest_key) as client:
+        with Client(served.base_url, ingest_key) as client:
             for b in range(2000):
                 if stop.is_set():
                     return
@@ -409,10 +410,10 @@ def test_backup_while_serving_and_restore(served: Served, tmp_path: Path) -> Non
         shutil.move(path, aside / path.name)
     shutil.copy(copy, served.db)
     served.start()
-    with Client(served.base, served.platform("admin")) as admin:
+    with Client(served.base_url, served.platform("admin")) as admin:
         total = admin.bill_total(date(2024, 12, 1), date(2024, 12, 31), account_id="load")
     assert total.total == raw
-    with Client(served.base, ingest_key, retry=RetryPolicy(attempts=3)) as client:
+    with Client(served.base_url, ingest_key, retry=RetryPolicy(attempts=3)) as client:
         again = client.ingest(event for batch in sent for event in batch)
     assert again == IngestResult(accepted=len(sent) * 1000 - count, duplicates=count)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +33,7 @@ from tests.http.support import (
     forged_token,
     post_events,
 )
+from tests.support.ports import free_port
 
 # --- 400 / 40000: parameters ---------------------------------------------------------------
 
@@ -521,15 +521,8 @@ def test_unexpected_failure(
 # --- 503 / 50300 ----------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def test_store_unreachable() -> None:
-    url = f"postgresql://postgres:hunter2@127.0.0.1:{_closed_port()}/gone"
+    url = f"postgresql://postgres:hunter2@127.0.0.1:{free_port()}/gone"
     dead = open_store(Settings(database_url=url), upgrade=False)
     app = create_app(settings_for_tests(database_url=url, retry_after_seconds=7), store=dead)
     try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.reliability.support import EXECUTABLE, POSTGRES_URL, Served, serving
+from tests.reliability.support import Served, serving
+from tests.support.server import EXECUTABLE
+from tests.support.stores import POSTGRES_URL
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

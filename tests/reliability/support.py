@@ -1,5 +1,6 @@
-"""Shared by the reliability suites: `creditmeter serve` as real processes, throwaway stores,
-event loads with exact expected sums, clients that retry, and the figures each suite reports.
+"""Shared by the reliability suites: seeded stores served by `creditmeter serve` (the
+process itself is `tests.support.server`), event loads with exact expected sums, what the
+clients saw, and the figures each suite reports.
 
 Sizes: CI runs every suite small; `CREDITMETER_RELIABILITY_SCALE=full` runs them at the
 size docs/reliability.md reports. `CREDITMETER_RELIABILITY_REPORT=path` appends each
@@ -9,16 +10,9 @@ random load of a reported seed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,21 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
+from tests.support.server import Server
+from tests.support.stores import opened_store, throwaway_store_url
 
 from creditmeter import accounts, keys
 from creditmeter.categories import CATEGORIES
 from creditmeter.money import parse_credits
-from creditmeter.settings import Settings
-from creditmeter.store import Store, open_store
-from creditmeter.store.engine import normalize_url
+from creditmeter.store import Store
 from creditmeter.store.ledger import rollup_mismatches
 
 SCALE = os.environ.get("CREDITMETER_RELIABILITY_SCALE", "ci").lower()
 FULL = SCALE == "full"
-EXECUTABLE = Path(sys.executable).parent / "creditmeter"
-POSTGRES_URL = os.environ.get("CREDITMETER_TEST_POSTGRES_URL")
 
 EVENTS = "/v1/usage/events"
 BILL_TOTAL = "/v1/account/bill/total"
@@ -74,50 +65,7 @@ def report(suite: str, **figures: Any) -> None:
             handle.write(line + "\n")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-# --- stores ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def postgres_database(prefix: str = "creditmeter_rel") -> Iterator[tuple[str, str]]:
-    """A database of its own on the test server, dropped afterwards: (url, name)."""
-    assert POSTGRES_URL, "CREDITMETER_TEST_POSTGRES_URL is not set"
-    server = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalize_url(POSTGRES_URL)).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False), name
-    finally:
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
-
-
-@contextmanager
-def database(backend: str, tmp_path: Path) -> Iterator[str]:
-    """The URL of a new, empty store: a SQLite file in `tmp_path` or a PostgreSQL database."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        with postgres_database() as (url, _):
-            yield url
-
-
-@contextmanager
-def opened(url: str) -> Iterator[Store]:
-    store = open_store(Settings(database_url=url))
-    try:
-        yield store
-    finally:
-        store.dispose()
+# --- seeded stores -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -130,7 +78,7 @@ class Keys:
 def seed(url: str, zones: dict[str, str] | None = None) -> Keys:
     """Migrates the store and creates the accounts (id -> time zone) and a key of each kind."""
     zones = ZONES if zones is None else zones
-    with opened(url) as store:
+    with opened_store(url) as store:
         for account_id, zone_name in zones.items():
             accounts.create_account(store=store, account_id=account_id, timezone=zone_name)
         return Keys(
@@ -150,7 +98,7 @@ class StoredEvent:
 
 def stored_events(url: str) -> dict[tuple[str, str], StoredEvent]:
     """Every event in the store, by (account_id, event_id), read with plain SQL."""
-    with opened(url) as store, store.engine.connect() as conn:
+    with opened_store(url) as store, store.engine.connect() as conn:
         rows = conn.execute(
             text("SELECT account_id, event_id, bot_id, category, credits, ts FROM usage_events")
         )
@@ -159,95 +107,8 @@ def stored_events(url: str) -> dict[tuple[str, str], StoredEvent]:
 
 def mismatches(url: str, account_ids: list[str]) -> int:
     """Rollup rows that differ from the raw events, over these accounts: 0 when consistent."""
-    with opened(url) as store, store.engine.connect() as conn:
+    with opened_store(url) as store, store.engine.connect() as conn:
         return sum(rollup_mismatches(conn, a) for a in account_ids)
-
-
-# --- the served process ---------------------------------------------------------------------
-
-
-class Server:
-    """`creditmeter serve` in a process group of its own, so that a kill takes every worker
-    with it. The port stays the same across restarts; the log accumulates in one file."""
-
-    def __init__(
-        self,
-        database_url: str,
-        log_path: Path,
-        *,
-        workers: int = 1,
-        env: dict[str, str] | None = None,
-    ):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.workers = workers
-        self.log_path = log_path
-        self.env = {
-            **os.environ,
-            "CREDITMETER_DATABASE_URL": database_url,
-            "CREDITMETER_PUBLIC_URL": self.url,
-            "CREDITMETER_LOG_LEVEL": "WARNING",
-            "CREDITMETER_READ_RATE_LIMIT": "0",
-            **(env or {}),
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self, timeout: float = 60) -> None:
-        assert self.process is None
-        command = [str(EXECUTABLE), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*command, "--workers", str(self.workers)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.starts += 1
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited at start:\n{self.log()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise AssertionError(f"the server did not start within {timeout} s")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        """SIGKILL, to the whole process group: no shutdown code runs anywhere."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self.process = None
-
-    def stop(self) -> None:
-        """SIGTERM to the server (which stops its own workers), then SIGKILL to whatever of
-        its process group is left."""
-        if self.process is None:
-            return
-        self.process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=20)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=15)
-        self.process = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self) -> Server:
-        self.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -383,14 +244,16 @@ class Served:
 
     def post(self, http: httpx.Client, events: list[dict[str, Any]]) -> httpx.Response:
         return http.post(
-            f"{self.server.url}{EVENTS}", json={"events": events}, headers=bearer(self.keys.ingest)
+            f"{self.server.base_url}{EVENTS}",
+            json={"events": events},
+            headers=bearer(self.keys.ingest),
         )
 
     def new_account(self, http: httpx.Client, zone_name: str = "Asia/Shanghai") -> str:
         """A new account of its own for a test, made through the admin API."""
         account_id = f"t-{uuid.uuid4().hex[:16]}"
         answer = http.post(
-            f"{self.server.url}/v1/admin/accounts",
+            f"{self.server.base_url}/v1/admin/accounts",
             json={"id": account_id, "timezone": zone_name},
             headers=bearer(self.keys.admin),
         )
@@ -405,7 +268,7 @@ class Served:
             return {row[0] for row in rows}
 
     def total(self, http: httpx.Client, account_id: str) -> int:
-        return served_total(http, self.server.url, self.keys.admin, account_id)
+        return served_total(http, self.server.base_url, self.keys.admin, account_id)
 
 
 @contextmanager
@@ -413,88 +276,10 @@ def serving(
     backend: str, directory: Path, *, workers: int = 1, env: dict[str, str] | None = None
 ) -> Iterator[Served]:
     """A new store of `backend`, seeded, with `creditmeter serve` over it."""
-    with database(backend, directory) as url:
+    with throwaway_store_url(backend, directory) as url:
         keys = seed(url)
         with (
             Server(url, directory / "serve.log", workers=workers, env=env) as server,
-            opened(url) as store,
+            opened_store(url) as store,
         ):
             yield Served(server, keys, url, store)
-
-
-class Proxy:
-    """A TCP proxy on loopback in front of a server (PostgreSQL): `cut()` closes its port and
-    drops every connection, as a store that stops; `restore()` opens the same port again."""
-
-    def __init__(self, upstream: tuple[str, int]):
-        self.upstream = upstream
-        self.port = free_port()
-        self._lock = threading.Lock()
-        self._sockets: set[socket.socket] = set()
-        self._listening = threading.Event()
-        self._acceptor: threading.Thread | None = None
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(128)
-        listener.settimeout(0.05)
-        self._listening.set()
-        self._acceptor = threading.Thread(target=self._accept, args=(listener,), daemon=True)
-        self._acceptor.start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        with listener:
-            while self._listening.is_set():
-                try:
-                    client, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                client.settimeout(None)
-                try:
-                    server = socket.create_connection(self.upstream, timeout=5)
-                except OSError:
-                    client.close()
-                    continue
-                server.settimeout(None)
-                with self._lock:
-                    self._sockets |= {client, server}
-                for source, target in ((client, server), (server, client)):
-                    threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, target):
-                self._drop(sock)
-
-    def _drop(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sockets.discard(sock)
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-        sock.close()
-
-    def cut(self) -> None:
-        self._listening.clear()
-        if self._acceptor is not None:
-            self._acceptor.join(timeout=5)
-        with self._lock:
-            sockets = list(self._sockets)
-        for sock in sockets:
-            self._drop(sock)
-
-    def restore(self) -> None:
-        self.start()
-
-    def __enter__(self) -> Proxy:
-        self.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.cut()

@@ -327,7 +327,7 @@ def test_bad_input(served: Served, case: Bad, tally: dict[str, int]) -> None:
     if case.content_type is not None:
         headers["Content-Type"] = case.content_type
     before = _snapshot(served)
-    url = f"{served.server.url}{case.path}" + (f"?{case.query}" if case.query else "")
+    url = f"{served.server.base_url}{case.path}" + (f"?{case.query}" if case.query else "")
     answer = httpx.request(case.method, url, content=case.body, headers=headers, timeout=60)
     assert answer.status_code == case.status, answer.text[:2000]
     assert answer.headers["content-type"].startswith("application/json")

@@ -16,19 +16,18 @@ import pytest
 from sqlalchemy import create_engine, text
 from tests.reliability.support import (
     EVENTS,
-    POSTGRES_URL,
     ZONES,
-    Server,
     Tally,
     bearer,
     check_ledger,
-    database,
     make_event,
     report,
     run_seed,
     seed,
     sized,
 )
+from tests.support.server import Server
+from tests.support.stores import POSTGRES_URL, throwaway_store_url
 
 from creditmeter.store.engine import normalize_url
 
@@ -65,7 +64,7 @@ def _client(
             while True:
                 try:
                     answer = http.post(
-                        f"{server.url}{EVENTS}", json={"events": batch}, headers=bearer(key)
+                        f"{server.base_url}{EVENTS}", json={"events": batch}, headers=bearer(key)
                     )
                 except httpx.TransportError as error:
                     tally.transport_errors += 1
@@ -123,7 +122,7 @@ def test_four_processes_eight_clients_overlapping_batches(
     env = {"CREDITMETER_POOL_SIZE": "4"}
     if busy_timeout_ms is not None:
         env["CREDITMETER_SQLITE_BUSY_TIMEOUT_MS"] = str(busy_timeout_ms)
-    with database(backend, tmp_path) as url:
+    with throwaway_store_url(backend, tmp_path) as url:
         keys = seed(url)
         shared = [make_event(rng, f"shared-{i}", rng.choice(list(ZONES))) for i in range(SHARED)]
         plans = []
@@ -156,9 +155,14 @@ def test_four_processes_eight_clients_overlapping_batches(
             assert sum(a["accepted"] for a in answers) == len(unique)
             assert sum(a["accepted"] + a["duplicates"] for a in answers) == sent_total
             figures = check_ledger(
-                url, unique, unique, base=server.url, admin_key=keys.admin, account_ids=list(ZONES)
+                url,
+                unique,
+                unique,
+                base=server.base_url,
+                admin_key=keys.admin,
+                account_ids=list(ZONES),
             )
-            log = server.log()
+            log = server.log_text()
         assert "deadlock" not in log.lower()
         assert " 500 " not in log
         deadlocks = _deadlocks(url.rsplit("/", 1)[1]) if backend == "postgres" else 0

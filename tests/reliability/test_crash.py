@@ -14,19 +14,18 @@ import httpx
 import pytest
 from tests.reliability.support import (
     EVENTS,
-    POSTGRES_URL,
     ZONES,
-    Server,
     Tally,
     bearer,
     check_ledger,
-    database,
     make_event,
     report,
     run_seed,
     seed,
     sized,
 )
+from tests.support.server import Server
+from tests.support.stores import POSTGRES_URL, throwaway_store_url
 
 KILLS = sized(6, 25)
 CLIENTS = sized(3, 4)
@@ -52,7 +51,9 @@ def _deliver(
     while True:
         attempts += 1
         try:
-            answer = http.post(f"{server.url}{EVENTS}", json={"events": batch}, headers=bearer(key))
+            answer = http.post(
+                f"{server.base_url}{EVENTS}", json={"events": batch}, headers=bearer(key)
+            )
         except httpx.ConnectError:
             tally.transport_errors += 1  # the server is down
         except httpx.TransportError:
@@ -117,7 +118,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(
     seed_ = run_seed()
     rng = random.Random(seed_)
     started = time.monotonic()
-    with database(backend, tmp_path) as url:
+    with throwaway_store_url(backend, tmp_path) as url:
         keys = seed(url)
         env = {"CREDITMETER_SQLITE_SYNCHRONOUS": synchronous} if synchronous else {}
         server = Server(url, tmp_path / "serve.log", env=env)
@@ -151,7 +152,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(
                 url,
                 sent,
                 tally.acked,
-                base=server.url,
+                base=server.base_url,
                 admin_key=keys.admin,
                 account_ids=list(ZONES),
             )

@@ -19,18 +19,18 @@ from tests.reliability.support import (
     EVENTS,
     TOTAL_RANGE,
     ZONES,
-    Proxy,
-    Server,
     Tally,
     bearer,
     check_ledger,
     make_event,
-    postgres_database,
     report,
     run_seed,
     seed,
     sized,
 )
+from tests.support.proxy import Proxy
+from tests.support.server import Server, answers, wait_until
+from tests.support.stores import throwaway_postgres
 
 OUTAGES = sized(2, 10)
 OUTAGE_SECONDS = sized(2, 5)
@@ -91,21 +91,12 @@ def _reader(base: str, key: str, stop: threading.Event, tally: Tally) -> None:
             time.sleep(0.02)
 
 
-def _wait_ready(base: str, timeout: float = 60) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if httpx.get(f"{base}/readyz", timeout=10).status_code == 200:
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"/readyz did not recover within {timeout} s")
-
-
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_postgres_outage_answers_503_and_recovers_by_itself(tmp_path: Path) -> None:
     seed_ = run_seed()
     started = time.monotonic()
-    with postgres_database() as (url, _):
+    with throwaway_postgres("creditmeter_rel") as url:
         keys = seed(url)
         direct = make_url(url)
         upstream = (direct.host or "127.0.0.1", direct.port or 5432)
@@ -116,13 +107,19 @@ def test_postgres_outage_answers_503_and_recovers_by_itself(tmp_path: Path) -> N
             stop = threading.Event()
             threads = [
                 threading.Thread(
-                    target=_writer, args=(n, server.url, keys.ingest, stop, tally, seed_)
+                    target=_writer, args=(n, server.base_url, keys.ingest, stop, tally, seed_)
                 )
                 for n in range(2)
             ] + [
-                threading.Thread(target=_reader, args=(server.url, keys.read["acme"], stop, tally))
+                threading.Thread(
+                    target=_reader, args=(server.base_url, keys.read["acme"], stop, tally)
+                )
             ]
             recoveries: list[float] = []
+
+            def ready() -> bool:
+                return answers(f"{server.base_url}/readyz", timeout=10)
+
             with server:
                 for thread in threads:
                     thread.start()
@@ -132,10 +129,12 @@ def test_postgres_outage_answers_503_and_recovers_by_itself(tmp_path: Path) -> N
                         proxy.cut()
                         outage_ends = time.monotonic() + OUTAGE_SECONDS
                         while time.monotonic() < outage_ends:
-                            _probe_during_outage(server.url, keys.ingest, keys.read["acme"], probes)
+                            _probe_during_outage(
+                                server.base_url, keys.ingest, keys.read["acme"], probes
+                            )
                             time.sleep(0.2)
                         proxy.restore()
-                        recoveries.append(_wait_ready(server.url))
+                        recoveries.append(wait_until(ready, timeout=60, what="/readyz"))
                     time.sleep(1.0)
                 finally:
                     stop.set()
@@ -150,11 +149,11 @@ def test_postgres_outage_answers_503_and_recovers_by_itself(tmp_path: Path) -> N
                     url,
                     tally.acked,
                     tally.acked,
-                    base=server.url,
+                    base=server.base_url,
                     admin_key=keys.admin,
                     account_ids=list(ZONES),
                 )
-                log = server.log()
+                log = server.log_text()
             assert "unhandled error" not in log
     report(
         "outage",

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.reliability.support import FULL, Server, opened, report, seed
+from tests.reliability.support import FULL, report, seed
+from tests.support.server import Server
+from tests.support.stores import opened_store
 
 from creditmeter import keys
 from creditmeter.openapi import document
@@ -30,7 +32,7 @@ def _token(url: str, kind: str) -> str:
     """A valid key of `kind`, over a store seeded with accounts acme, beta and gamma."""
     made = seed(url)
     if kind == "bot-bound read":
-        with opened(url) as store:
+        with opened_store(url) as store:
             return keys.create_key(store=store, scope="read", account_id="acme", bot_id="b1").token
     return {"admin": made.admin, "ingest": made.ingest, "read": made.read["acme"]}[kind]
 
@@ -47,7 +49,7 @@ def test_schemathesis_finds_nothing(kind: str, tmp_path: Path) -> None:
     started = time.monotonic()
     # A server of its own: the admin run creates accounts and keys and revokes some.
     with Server(url, tmp_path / "serve.log") as server:
-        document = httpx.get(f"{server.url}/openapi.json", timeout=30).json()
+        document = httpx.get(f"{server.base_url}/openapi.json", timeout=30).json()
         operations = sum(
             1
             for item in document["paths"].values()
@@ -59,7 +61,7 @@ def test_schemathesis_finds_nothing(kind: str, tmp_path: Path) -> None:
                 str(SCHEMATHESIS),
                 "--config-file", str(CONFIG),
                 "--no-color",
-                "run", f"{server.url}/openapi.json",
+                "run", f"{server.base_url}/openapi.json",
                 "--header", f"Authorization: Bearer {token}",
                 "--seed", str(SEED),
                 "--max-examples", str(MAX_EXAMPLES),
@@ -73,7 +75,7 @@ def test_schemathesis_finds_nothing(kind: str, tmp_path: Path) -> None:
             env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
             check=False,
         )  # fmt: skip
-        log = server.log()
+        log = server.log_text()
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-8000:]
     selected = re.search(r"Selected: (\d+)/(\d+)", output)

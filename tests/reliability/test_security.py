@@ -20,7 +20,9 @@ from sqlalchemy import inspect, text
 from tests.conftest import make_key
 from tests.conftest import test_settings as settings_for_tests
 from tests.http.support import assert_no_leak
-from tests.reliability.support import Server, database, opened, report
+from tests.reliability.support import report
+from tests.support.server import Server
+from tests.support.stores import opened_store, throwaway_store_url
 
 from creditmeter import accounts, keys
 from creditmeter.http import create_app
@@ -45,7 +47,7 @@ class World:
 
 
 def _world(url: str) -> World:
-    with opened(url) as store:
+    with opened_store(url) as store:
         for account_id in ("acme", "beta"):
             accounts.create_account(store=store, account_id=account_id, timezone="Asia/Shanghai")
 
@@ -213,7 +215,7 @@ def _secrets_in_store(url: str, secrets: list[str]) -> list[str]:
     every text of every table, and for SQLite the bytes of its files."""
     needles = set(secrets) | {s.split("_")[2][:43] for s in secrets if s.count("_") >= 2}
     found = []
-    with opened(url) as store, store.engine.connect() as conn:
+    with opened_store(url) as store, store.engine.connect() as conn:
         for table in inspect(conn).get_table_names():
             for row in conn.execute(text(f'SELECT * FROM "{table}"')):
                 blob = json.dumps([str(v) for v in row])
@@ -230,7 +232,7 @@ def _secrets_in_store(url: str, secrets: list[str]) -> list[str]:
 def test_every_endpoint_against_every_kind_of_key(backend: str, tmp_path: Path) -> None:
     problems: list[str] = []
     cells = 0
-    with database(backend, tmp_path) as url:
+    with throwaway_store_url(backend, tmp_path) as url:
         world = _world(url)
         env = {"CREDITMETER_LOG_LEVEL": "DEBUG", "CREDITMETER_LOG_FORMAT": "json"}
         with Server(url, tmp_path / "serve.log", env=env) as server, httpx.Client() as http:
@@ -238,7 +240,7 @@ def test_every_endpoint_against_every_kind_of_key(backend: str, tmp_path: Path) 
 
             def victim() -> str:
                 answer = http.post(
-                    f"{server.url}/v1/admin/accounts/beta/keys",
+                    f"{server.base_url}/v1/admin/accounts/beta/keys",
                     json={},
                     headers={"Authorization": f"Bearer {admin}"},
                 )
@@ -248,7 +250,7 @@ def test_every_endpoint_against_every_kind_of_key(backend: str, tmp_path: Path) 
             for endpoint in ENDPOINTS:
                 for kind in KINDS:
                     cells += 1
-                    answer = _request(http, server.url, world, victim, endpoint, kind)
+                    answer = _request(http, server.base_url, world, victim, endpoint, kind)
                     problems += _check_cell(answer, endpoint, kind, world)
             for path in (
                 "/healthz",
@@ -259,17 +261,17 @@ def test_every_endpoint_against_every_kind_of_key(backend: str, tmp_path: Path) 
                 "/dashboard",
                 "/nowhere",
             ):
-                answer = http.get(f"{server.url}{path}", headers={"Origin": EVIL_ORIGIN})
+                answer = http.get(f"{server.base_url}{path}", headers={"Origin": EVIL_ORIGIN})
                 _check_headers(answer, problems, f"GET {path}")
                 if any(s in answer.text for s in world.minted):
                     problems.append(f"GET {path} shows a key")
             preflight = http.options(
-                f"{server.url}/v1/account/bill/page",
+                f"{server.base_url}/v1/account/bill/page",
                 headers={"Origin": EVIL_ORIGIN, "Access-Control-Request-Method": "GET"},
             )
             if "access-control-allow-origin" in preflight.headers:
                 problems.append("a CORS preflight was answered although CORS is off")
-            log = server.log()
+            log = server.log_text()
         assert "request" in log  # the access log did run at DEBUG level
         in_log = [s[:8] for s in world.minted if s in log or s.split("_")[-1][:43] in log]
         in_store = _secrets_in_store(url, world.minted)
@@ -297,7 +299,7 @@ def test_rate_limit_is_per_read_key(tmp_path: Path) -> None:
 
         def read(token: str) -> httpx.Response:
             return http.get(
-                f"{server.url}/v1/account/bill/total",
+                f"{server.base_url}/v1/account/bill/total",
                 params=DECEMBER,
                 headers={"Authorization": f"Bearer {token}"},
             )
@@ -306,7 +308,7 @@ def test_rate_limit_is_per_read_key(tmp_path: Path) -> None:
         calm_answers = [read(calm) for _ in range(3)]
         ingest_answers = [
             http.post(
-                f"{server.url}/v1/usage/events",
+                f"{server.base_url}/v1/usage/events",
                 json=_event(),
                 headers={"Authorization": f"Bearer {world.tokens['ingest']}"},
             )

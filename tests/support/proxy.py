@@ -1,0 +1,135 @@
+"""A TCP proxy on loopback that a test can make fail: drop every connection and close its
+port (a store that goes away), open it again, or lose the answer to one chosen request."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LostAnswer:
+    """The `nth` request whose first bytes are `prefix` reaches the server, but its answer
+    does not reach the client: `first` runs (say, to kill the server), then the client's
+    connection is reset."""
+
+    prefix: bytes
+    nth: int
+    first: Callable[[], None]
+
+
+class _Connection:
+    """A client's connection and the one the proxy opened for it upstream."""
+
+    def __init__(self, client: socket.socket, upstream: socket.socket):
+        self.client, self.upstream = client, upstream
+        self.answer_lost = False
+
+
+class Proxy:
+    """Forwards every byte between its port on 127.0.0.1 and `upstream`, from `start()`
+    (or entering a `with` block) until `cut()`, which closes the port and drops every
+    connection; `restore()` opens the same port again."""
+
+    def __init__(self, upstream: tuple[str, int], *, lose: LostAnswer | None = None):
+        self.upstream = upstream
+        self.lose = lose
+        self.port = 0  # the OS picks one at the first start, and it is kept
+        self.answer_lost = threading.Event()  # set once `lose` has happened
+        self._requests = 0  # how many have started with `lose.prefix`
+        self._lock = threading.Lock()
+        self._connections: set[_Connection] = set()
+        self._listening = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        self.port = listener.getsockname()[1]
+        listener.listen(128)
+        listener.settimeout(0.05)  # how soon the acceptor notices `cut()`
+        self._listening.set()
+        self._spawn(self._accept, listener)
+
+    def restore(self) -> None:
+        self.start()
+
+    def cut(self) -> None:
+        self._listening.clear()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            self._drop(connection)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+
+    def __enter__(self) -> Proxy:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.cut()
+
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        with listener:
+            while self._listening.is_set():
+                try:
+                    client, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                client.settimeout(None)
+                try:
+                    upstream = socket.create_connection(self.upstream, timeout=5)
+                except OSError:  # the server is down: so is this connection
+                    client.close()
+                    continue
+                upstream.settimeout(None)
+                connection = _Connection(client, upstream)
+                with self._lock:
+                    self._connections.add(connection)
+                self._spawn(self._requests_of, connection)
+                self._spawn(self._answers_to, connection)
+
+    def _requests_of(self, connection: _Connection) -> None:
+        with contextlib.suppress(OSError):
+            while data := connection.client.recv(65536):
+                if self.lose is not None and data.startswith(self.lose.prefix):
+                    with self._lock:
+                        self._requests += 1
+                        connection.answer_lost |= self._requests == self.lose.nth
+                connection.upstream.sendall(data)
+        self._drop(connection)
+
+    def _answers_to(self, connection: _Connection) -> None:
+        with contextlib.suppress(OSError):
+            while data := connection.upstream.recv(65536):
+                if connection.answer_lost and self.lose is not None:
+                    self.lose.first()
+                    self._drop(connection)
+                    self.answer_lost.set()
+                    return
+                connection.client.sendall(data)
+        self._drop(connection)
+
+    def _drop(self, connection: _Connection) -> None:
+        with self._lock:
+            self._connections.discard(connection)
+        # shutdown(), not just close(): it wakes the other thread's recv() on the socket.
+        for sock in (connection.client, connection.upstream):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()

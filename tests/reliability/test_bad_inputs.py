@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from tests.http.support import assert_no_leak
+from tests.http.support import assert_no_leak, event
 from tests.reliability.support import EVENTS, Served, bearer, report
 
 from creditmeter.clock import now_ms
@@ -20,18 +20,6 @@ BILL_PAGE = "/v1/account/bill/page"
 BILL_TOTAL = "/v1/account/bill/total"
 DECEMBER = "start_time=1732982400000&end_time=1735660799999"
 HOUR = 3_600_000
-
-
-def _valid(event_id: str = "catalogue-valid", **fields: Any) -> dict[str, Any]:
-    return {
-        "id": event_id,
-        "account_id": "acme",
-        "bot_id": "b1",
-        "category": "chat",
-        "credits": 1,
-        "timestamp": 1733011200000,
-        **fields,
-    }
 
 
 @dataclass(frozen=True)
@@ -55,22 +43,22 @@ class Bad:
 
 def _batch(*events: Any) -> bytes:
     """A batch holding a valid event first, so that "nothing stored" means something."""
-    return json.dumps({"events": [_valid(), *events]}).encode()
+    return json.dumps({"events": [event("catalogue-valid"), *events]}).encode()
 
 
 def _raw_event(fragment: str) -> bytes:
     """A batch whose second event carries raw JSON text (NaN, -0, duplicated keys...)."""
-    valid = json.dumps(_valid())
+    valid = json.dumps(event("catalogue-valid"))
     return f'{{"events": [{valid}, {{{fragment}}}]}}'.encode()
 
 
 def _field(name: str, field_name: str, value: Any, *words: str) -> Bad:
     """A batch whose second event has `field_name` set to `value`."""
-    return Bad(name, body=_batch(_valid("catalogue-bad", **{field_name: value})), words=words)
+    return Bad(name, body=_batch(event("catalogue-bad", **{field_name: value})), words=words)
 
 
 def _raw_field(name: str, field_name: str, raw_value: str, *words: str) -> Bad:
-    others = {k: v for k, v in _valid("catalogue-bad").items() if k != field_name}
+    others = {k: v for k, v in event("catalogue-bad").items() if k != field_name}
     fragment = json.dumps(others)[1:-1] + f', "{field_name}": {raw_value}'
     return Bad(name, body=_raw_event(fragment), words=words)
 
@@ -82,7 +70,7 @@ def _page(name: str, query: str, *words: str, path: str = BILL_PAGE) -> Bad:
 
 
 def _events(n: int) -> bytes:
-    return json.dumps({"events": [_valid(f"many-{i}") for i in range(n)]}).encode()
+    return json.dumps({"events": [event(f"many-{i}") for i in range(n)]}).encode()
 
 
 CATALOGUE: list[Bad] = [
@@ -150,7 +138,7 @@ CATALOGUE: list[Bad] = [
     _field("colour unknown field", "colour", "red", "unknown field"),
     Bad(
         "event missing bot_id",
-        body=_batch({k: v for k, v in _valid("m").items() if k != "bot_id"}),
+        body=_batch({k: v for k, v in event("m").items() if k != "bot_id"}),
         words=("bot_id", "required"),
     ),
     Bad("event is a string", body=_batch("event"), words=("JSON object",)),

@@ -48,7 +48,7 @@ def postgres_database() -> Iterator[str]:
     """A fresh database on the test server for this session (one per xdist worker)."""
     if not POSTGRES_URL:
         pytest.skip("set CREDITMETER_TEST_POSTGRES_URL to run the PostgreSQL tests")
-    with throwaway_postgres("creditmeter_test") as url:
+    with throwaway_postgres() as url:
         open_store(Settings(database_url=url)).dispose()  # migrate once
         yield url
 

@@ -96,7 +96,7 @@ def _reader(base: str, key: str, stop: threading.Event, tally: Tally) -> None:
 def test_postgres_outage_answers_503_and_recovers_by_itself(tmp_path: Path) -> None:
     seed_ = run_seed()
     started = time.monotonic()
-    with throwaway_postgres("creditmeter_rel") as url:
+    with throwaway_postgres() as url:
         keys = seed(url)
         direct = make_url(url)
         upstream = (direct.host or "127.0.0.1", direct.port or 5432)

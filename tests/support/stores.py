@@ -19,12 +19,12 @@ POSTGRES_URL = os.environ.get("CREDITMETER_TEST_POSTGRES_URL")
 
 
 @contextmanager
-def throwaway_postgres(prefix: str) -> Iterator[str]:
+def throwaway_postgres() -> Iterator[str]:
     """The URL of a new, empty database on the test server, dropped afterwards (even if a
     connection is still open)."""
     assert POSTGRES_URL, "CREDITMETER_TEST_POSTGRES_URL is not set"
     server = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    name = f"creditmeter_test_{uuid.uuid4().hex[:12]}"
     with server.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(normalize_url(POSTGRES_URL)).set(database=name)
@@ -43,7 +43,7 @@ def throwaway_store_url(backend: str, directory: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{directory / 'ledger.db'}"
     else:
-        with throwaway_postgres("creditmeter_rel") as url:
+        with throwaway_postgres() as url:
             yield url
 
 

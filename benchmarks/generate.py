@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from creditmeter import accounts
 from creditmeter.categories import CATEGORIES
 from creditmeter.days import day_start_ms, zone
-from creditmeter.ingest import ingest
+from creditmeter.ingest import Ingestion
 from creditmeter.settings import Settings
 from creditmeter.store import open_store
 from creditmeter.store.ledger import Event
@@ -96,18 +96,19 @@ def main() -> None:
     store = open_store(Settings(database_url=args.database_url, sqlite_synchronous="NORMAL"))
     for i in range(ACCOUNTS):
         accounts.create_account(store=store, account_id=account_id(i), timezone=account_zone(i))
+    ingestion = Ingestion.of(store)
     today = date.today() - timedelta(days=1)
     started, done, batch = time.perf_counter(), 0, []
     for event in events(args.events, today):
         batch.append(event)
         if len(batch) == BATCH:
-            done += ingest(store=store, batch=batch).accepted
+            done += ingestion.ingest(batch).accepted
             batch = []
             if done % 500_000 < BATCH:
                 rate = done / (time.perf_counter() - started)
                 print(f"{done:>10,} events, {rate:,.0f}/s", flush=True)
     if batch:
-        done += ingest(store=store, batch=batch).accepted
+        done += ingestion.ingest(batch).accepted
     print(f"loaded {done:,} events in {time.perf_counter() - started:.0f} s")
     store.dispose()
 

@@ -25,7 +25,7 @@ from creditmeter import accounts, keys
 from creditmeter.days import day_start_ms, zone
 from creditmeter.events import parse_batch
 from creditmeter.http import create_app
-from creditmeter.ingest import ingest
+from creditmeter.ingest import Ingestion
 from creditmeter.jsonbody import decode
 from creditmeter.settings import Settings
 from creditmeter.store import open_store
@@ -94,7 +94,7 @@ def main() -> None:
     app = create_app(
         Settings(database_url=args.database_url, read_rate_limit=0, log_level="WARNING")
     )
-    store = app.state.store
+    store = app.state.services.store
     token = keys.create_key(store=store, scope="read", account_id="acct-00").token
     tz = zone("Asia/Shanghai")
     first = date.today() - timedelta(days=95)
@@ -125,6 +125,7 @@ def main() -> None:
             accounts.create_account(
                 store=ingest_store, account_id=account_id(i), timezone=account_zone(i)
             )
+        ingestion = Ingestion.of(ingest_store)
         events = make_events(200_000, "p", 9)
         bodies = iter(
             json.dumps({"events": events[i : i + 1000]}).encode()
@@ -132,7 +133,7 @@ def main() -> None:
         )
 
         def batch() -> int:
-            ingest(store=ingest_store, batch=parse_batch(decode(next(bodies))))
+            ingestion.ingest(parse_batch(decode(next(bodies))))
             return 200
 
         _measure("POST /v1/usage/events, 1000 new events", 60, batch, args.top)

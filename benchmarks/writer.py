@@ -4,7 +4,7 @@
     python -m benchmarks.writer --events 800000 --group 2 --pragma wal_autocheckpoint=1000
 
 No HTTP, no pipe, no other process: batches of 1000 are validated and made ready first
-(ingest.Prepared, as a serving worker does), then written by ingest.write_together in
+(ingest.Prepared, as a serving worker does), then written by ingest.turn.write_group in
 groups of --group batches on a connection set up as the writer process sets up its own,
 with --pragma statements after. Prints the rate, the wall and CPU time per batch, the time
 spent in the event INSERT and in the rollups, and the rate over each fifth of the run (the
@@ -27,10 +27,13 @@ from typing import Any
 
 from sqlalchemy import event
 
-from creditmeter import events, gctuning, ingest
+from creditmeter import events, gctuning
+from creditmeter.ingest import Prepared
+from creditmeter.ingest.batch import PendingBatch
+from creditmeter.ingest.turn import write_group
+from creditmeter.ingest.writer_process import writer_pragmas
 from creditmeter.settings import Settings
 from creditmeter.store import ledger, open_store
-from creditmeter.writer import _writer_pragmas
 
 from .ingest import BATCH, make_events, prepare
 
@@ -70,11 +73,11 @@ def main() -> None:
         prepare(url)
         stream = make_events(args.events, "w", 1)
         ready = [
-            ingest.Prepared.of(events.parse_batch({"events": stream[i : i + BATCH]}), {})
+            Prepared.of(events.parse_batch({"events": stream[i : i + BATCH]}), {})
             for i in range(0, len(stream), BATCH)
         ]
         store = open_store(Settings(database_url=url), upgrade=False)
-        event.listen(store.engine, "connect", _writer_pragmas)
+        event.listen(store.engine, "connect", writer_pragmas)
         for pragma in args.pragma:
             event.listen(store.engine, "connect", _run(f"PRAGMA {pragma}"))
         spent = {"insert": 0.0, "rollups": 0.0}
@@ -90,8 +93,8 @@ def main() -> None:
             for number, group in enumerate(groups):
                 if number % max(len(groups) // 5, 1) == 0:
                     fifths.append((number * args.group, time.perf_counter()))
-                waiting = [ingest.Waiting(prepared) for prepared in group]
-                ingest.write_together(store, partial(list, waiting))
+                waiting = [PendingBatch(prepared) for prepared in group]
+                write_group(store, partial(list, waiting))
                 failed = [w.error for w in waiting if w.error is not None]
                 if failed:
                     raise failed[0]

@@ -23,8 +23,8 @@ from .categories import CATEGORIES
 from .clock import now_ms
 from .days import day_start_ms, local_date, zone
 from .errors import Conflict, CreditmeterError
-from .ingest import ingest
 from .money import format_credits
+from .services import Services
 from .settings import Settings
 from .store import Store, open_store
 from .store.directory import KeyRecord
@@ -33,23 +33,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
 
 
-def _store(ctx: click.Context) -> Store:
+def _services(ctx: click.Context) -> Services:
+    """The command's Services, built on first use and closed when the command ends."""
     settings: Settings = ctx.obj["settings"]
-    if "store" not in ctx.obj:
-        ctx.obj["store"] = ctx.with_resource(_closing(open_store(settings)))
-    store: Store = ctx.obj["store"]
-    return store
+    if "services" not in ctx.obj:
+        ctx.obj["services"] = ctx.with_resource(_closing(Services.build(settings)))
+    services: Services = ctx.obj["services"]
+    return services
+
+
+def _store(ctx: click.Context) -> Store:
+    return _services(ctx).store
 
 
 class _closing:
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, services: Services):
+        self.services = services
 
-    def __enter__(self) -> Store:
-        return self.store
+    def __enter__(self) -> Services:
+        return self.services
 
     def __exit__(self, *_: object) -> None:
-        self.store.dispose()
+        self.services.close()
 
 
 def _print_table(table: Table) -> None:
@@ -271,7 +276,8 @@ def keys_revoke(ctx: click.Context, key_id: str) -> None:
 @_friendly
 def demo_command(ctx: click.Context) -> None:
     """Load the demo account and print a read key and a ready-to-paste curl command."""
-    store, settings = _store(ctx), ctx.obj["settings"]
+    services, settings = _services(ctx), ctx.obj["settings"]
+    store = services.store
     with contextlib.suppress(Conflict):
         accounts.create_account(
             store=store, account_id=demo.ACCOUNT_ID, name=demo.ACCOUNT_NAME, timezone=demo.TIMEZONE
@@ -281,14 +287,14 @@ def demo_command(ctx: click.Context) -> None:
     for event in demo.demo_events():
         batch.append(event)
         if len(batch) == 1000:
-            result = ingest(store=store, batch=batch)
+            result = services.ingestion.ingest(batch)
             accepted, duplicates, batch = (
                 accepted + result.accepted,
                 duplicates + result.duplicates,
                 [],
             )
     if batch:
-        result = ingest(store=store, batch=batch)
+        result = services.ingestion.ingest(batch)
         accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
     new = keys.create_key(store=store, scope="read", account_id=demo.ACCOUNT_ID, name="demo")
     today = local_date(now_ms(), zone(demo.TIMEZONE))
@@ -315,7 +321,7 @@ def import_command(ctx: click.Context, file: Path, fmt: str | None) -> None:
     from .importer import import_file
 
     import_file(
-        store=_store(ctx),
+        ingestion=_services(ctx).ingestion,
         path=file,
         fmt=fmt or ("csv" if file.suffix.lower() == ".csv" else "jsonl"),
     )

@@ -12,7 +12,7 @@ from rich.progress import Progress
 
 from .errors import Conflict, InvalidInput
 from .events import MAX_BATCH, OPTIONAL, REQUIRED, parse_batch
-from .ingest import ingest
+from .ingest import Ingestion, conflicting
 from .jsonbody import JsonNumber
 from .jsonbody import decode as decode_json
 from .store import Store, directory, ledger
@@ -105,7 +105,7 @@ def _check_file(store: Store, path: Path, fmt: str) -> int:
                     f"line {line}: id {event.event_id!r} was used at line {first_line} "
                     "with other content"
                 )
-            elif event.key in stored and stored[event.key].content != event.content:
+            elif event.key in stored and conflicting(event, stored[event.key]):
                 conflicts.append(
                     f"line {line}: id {event.event_id!r} is already stored with other content"
                 )
@@ -130,14 +130,14 @@ def _check_file(store: Store, path: Path, fmt: str) -> int:
     return total
 
 
-def import_file(*, store: Store, path: Path, fmt: str) -> tuple[int, int]:
+def import_file(*, ingestion: Ingestion, path: Path, fmt: str) -> tuple[int, int]:
     """Checks every event first (nothing is stored if any is bad), then stores them."""
-    total = _check_file(store, path, fmt)
+    total = _check_file(ingestion.store, path, fmt)
     accepted = duplicates = 0
     with Progress(transient=False) as progress:
         task = progress.add_task(f"importing {path.name}", total=total)
         for lines, events in _batches(path, fmt):
-            result = ingest(store=store, batch=_validated(lines, events))
+            result = ingestion.ingest(_validated(lines, events))
             accepted += result.accepted
             duplicates += result.duplicates
             progress.advance(task, len(events))

@@ -36,7 +36,7 @@ def _random(n: int) -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(n))
 
 
-def _checksum(body: str) -> str:
+def checksum(body: str) -> str:
     value, digits = zlib.crc32(body.encode()), []
     for _ in range(6):
         value, rest = divmod(value, 62)
@@ -74,7 +74,7 @@ def create_key(
         expires_in_ms = int(expires_in_days * DAY_MS)
     key_id = _random(12)
     body = f"{PREFIXES[scope]}_{key_id}_{_random(_SECRET_CHARS)}"
-    token = body + _checksum(body)
+    token = body + checksum(body)
     created = now_ms()
     record = KeyRecord(
         key_id=key_id,
@@ -100,7 +100,7 @@ def create_key(
 def parse_token(token: str) -> str | None:
     """The key_id of a well-formed token with a valid checksum, else None."""
     match = _TOKEN.fullmatch(token)
-    if match is None or _checksum(token[:-6]) != match.group(4):
+    if match is None or checksum(token[:-6]) != match.group(4):
         return None
     return match.group(2)
 

@@ -94,6 +94,6 @@ def assert_error(answer: Response, status: int, code: int, *words: str) -> dict[
 def forged_token(scope: str = "read", key_id: str = "ZZZZZZZZZZZZ") -> str:
     """A well-formed token (right shape and checksum) that no store has issued."""
     body = f"{keys.PREFIXES[scope]}_{key_id}_{'A' * 43}"
-    token = body + keys._checksum(body)
+    token = body + keys.checksum(body)
     assert keys.parse_token(token) == key_id
     return token

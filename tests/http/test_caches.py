@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from fastapi.testclient import TestClient
 
-from creditmeter import accounts, ingest
+from creditmeter import accounts
+from creditmeter.ingest import Ingestion
 from creditmeter.settings import Settings
 from creditmeter.store import Store, open_store
 from creditmeter.store.ledger import Event
@@ -36,7 +37,7 @@ def _chat(client: TestClient, key: str, **params: str) -> dict[str, Decimal]:
 
 def _stored_elsewhere(other: Store, event_id: str, ts: int, micro: int) -> None:
     batch = [Event("acme", event_id, "b1", 0, micro, ts, None, None)]
-    assert ingest.ingest(store=other, batch=batch).accepted == 1
+    assert Ingestion.of(other).ingest(batch).accepted == 1
 
 
 def test_a_polled_page_shows_every_acknowledged_event(

@@ -15,7 +15,8 @@ from sqlalchemy import exc as sa_exc
 
 from creditmeter import accounts, keys
 from creditmeter.clock import now_ms
-from creditmeter.http import bill_routes, create_app
+from creditmeter.http import create_app
+from creditmeter.http.bill import answers as bill_answers
 from creditmeter.settings import Settings
 from creditmeter.store import Store, open_store
 from tests.conftest import bearer, make_key
@@ -501,7 +502,7 @@ def test_unexpected_failure(
     def explode(**_: Any) -> Any:
         raise RuntimeError("SELECT secret FROM api_keys -- cmr_ABCDEFGHIJKL_0123456789abc")
 
-    monkeypatch.setattr(bill_routes, "bill_page", explode)
+    monkeypatch.setattr(bill_answers, "bill_page", explode)
     with caplog.at_level(logging.ERROR, logger="creditmeter.http"):
         answer = client.get(
             BILL_PAGE, params=DECEMBER, headers={**bearer(shanghai), "X-Request-Id": "req-4242"}

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from creditmeter import ingest
-from creditmeter.store import Store
-from creditmeter.store.ledger import Event
+from creditmeter.ingest import ResendFilter
+from creditmeter.ingest.batch import Key
+
+
+class RecordingResends(ResendFilter):
+    """A resend filter that records the event ids of every look-up it asks for before the
+    write turn, sorted, one list per batch, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looked_up: list[list[str]] = []
+
+    def to_look_up(self, keys: list[Key]) -> list[Key]:
+        chosen = super().to_look_up(keys)
+        self.looked_up.append(sorted(event_id for _, event_id in chosen))
+        return chosen
 
 
 @pytest.fixture
-def looked_up(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The event ids of every look-up made before the write turn (ingest._look_up_stored),
-    sorted, one list per batch, in order."""
-    calls: list[list[str]] = []
-    look_up = ingest._look_up_stored
-
-    def recording(store: Store, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Event]:
-        calls.append(sorted(event_id for _, event_id in keys))
-        return look_up(store, keys)
-
-    monkeypatch.setattr(ingest, "_look_up_stored", recording)
-    return calls
+def resends() -> RecordingResends:
+    return RecordingResends()

@@ -12,12 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from creditmeter import accounts, ingest
+from creditmeter import accounts
 from creditmeter.errors import Conflict, InvalidInput
+from creditmeter.ingest import MAX_GROUP_EVENTS, Ingestion, IngestResult
+from creditmeter.ingest.group_commit import GroupCommit
+from creditmeter.ingest.resends import RESENDS_REMEMBERED, ResendFilter
 from creditmeter.settings import Settings
 from creditmeter.store import Store, ledger, open_store
 from creditmeter.store.ledger import Event, rollup_mismatches
 from creditmeter.store.tables import usage_events
+from tests.store.conftest import RecordingResends
 
 T0 = 1_733_011_200_000  # 2024-12-01T00:00:00Z
 
@@ -38,16 +42,20 @@ def _stored(store: Store) -> int:
         return int(conn.execute(select(func.count()).select_from(usage_events)).scalar_one())
 
 
-def _queued_together(store: Store, batches: list[list[Event]]) -> list[Future[ingest.IngestResult]]:
+def _queued_together(
+    ingestion: Ingestion, batches: list[list[Event]]
+) -> list[Future[IngestResult]]:
     """Submits every batch while the store's write turn is held, so they all queue in the
     order given, then lets them go: the first to get the turn writes them all as one group."""
+    writer = ingestion.writer
+    assert isinstance(writer, GroupCommit)
     pool = ThreadPoolExecutor(len(batches))
     futures = []
-    with store.writer_turn():
+    with ingestion.store.writer_turn():
         for queued, batch in enumerate(batches, 1):  # in this order
-            futures.append(pool.submit(ingest.ingest, store=store, batch=batch))
+            futures.append(pool.submit(ingestion.ingest, batch))
             deadline = time.monotonic() + 10
-            while len(ingest._group_commit(store)._queue) < queued:
+            while writer.waiting < queued:
                 assert time.monotonic() < deadline, "the batches did not queue"
                 time.sleep(0.002)
     pool.shutdown(wait=True)
@@ -59,6 +67,11 @@ def acme(sqlite_store: Store) -> Store:
     accounts.create_account(store=sqlite_store, account_id="acme", timezone="Asia/Shanghai")
     accounts.create_account(store=sqlite_store, account_id="beta", timezone="America/St_Johns")
     return sqlite_store
+
+
+@pytest.fixture
+def ingestion(acme: Store, resends: RecordingResends) -> Ingestion:
+    return Ingestion.of(acme, resends=resends)
 
 
 def _commits(store: Store) -> Callable[[], int]:
@@ -73,8 +86,10 @@ def _commits(store: Store) -> Callable[[], int]:
     return lambda: count
 
 
-def test_waiting_batches_share_one_commit_and_keep_their_own_fates(acme: Store) -> None:
-    ingest.ingest(store=acme, batch=[_event("x-1", credits=5)])
+def test_waiting_batches_share_one_commit_and_keep_their_own_fates(
+    acme: Store, ingestion: Ingestion
+) -> None:
+    ingestion.ingest([_event("x-1", credits=5)])
     commits = _commits(acme)
     batches = [
         _batch("a", 300),
@@ -84,16 +99,16 @@ def test_waiting_batches_share_one_commit_and_keep_their_own_fates(acme: Store) 
         _batch("a", 300),  # resent while its first copy waits: all duplicates
         [*_batch("e", 50), *_batch("a", 10)],  # new events and duplicates of the first batch
     ]
-    futures = _queued_together(acme, batches)
+    futures = _queued_together(ingestion, batches)
     assert commits() == 1
-    assert futures[0].result() == ingest.IngestResult(accepted=300, duplicates=0)
-    assert futures[1].result() == ingest.IngestResult(accepted=200, duplicates=0)
+    assert futures[0].result() == IngestResult(accepted=300, duplicates=0)
+    assert futures[1].result() == IngestResult(accepted=200, duplicates=0)
     with pytest.raises(InvalidInput, match="unknown account"):
         futures[2].result()
     with pytest.raises(Conflict, match="'x-1'"):
         futures[3].result()
-    assert futures[4].result() == ingest.IngestResult(accepted=0, duplicates=300)
-    assert futures[5].result() == ingest.IngestResult(accepted=50, duplicates=10)
+    assert futures[4].result() == IngestResult(accepted=0, duplicates=300)
+    assert futures[5].result() == IngestResult(accepted=50, duplicates=10)
     assert _stored(acme) == 1 + 300 + 200 + 50  # nothing of the refused batches
     with acme.read() as conn:
         assert rollup_mismatches(conn, "acme") == 0
@@ -101,92 +116,93 @@ def test_waiting_batches_share_one_commit_and_keep_their_own_fates(acme: Store) 
         assert {"bot-0", "bot-1", "bot-2"} <= set(ledger.bots_with_usage(conn, "acme"))
 
 
-def test_a_group_is_capped_in_size(acme: Store) -> None:
+def test_a_group_is_capped_in_size(acme: Store, ingestion: Ingestion) -> None:
     commits = _commits(acme)
-    size = ingest.MAX_GROUP_EVENTS // 1000 + 2
-    futures = _queued_together(acme, [_batch(f"g{i}", 1000) for i in range(size)])
+    size = MAX_GROUP_EVENTS // 1000 + 2
+    futures = _queued_together(ingestion, [_batch(f"g{i}", 1000) for i in range(size)])
     assert all(f.result().accepted == 1000 for f in futures)
     assert commits() == 2
 
 
 def test_a_failed_commit_fails_every_batch_of_the_group(
-    acme: Store, monkeypatch: pytest.MonkeyPatch
+    acme: Store, ingestion: Ingestion, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def failing(*_args: Any) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(ledger, "add_to_rollups", failing)
-    futures = _queued_together(acme, [_batch("f", 10), _batch("g", 20), _batch("h", 30)])
+    futures = _queued_together(ingestion, [_batch("f", 10), _batch("g", 20), _batch("h", 30)])
     for future in futures:
         with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
             future.result()
     monkeypatch.undo()
     assert _stored(acme) == 0
-    assert ingest.ingest(store=acme, batch=_batch("f", 10)).accepted == 10  # the turn is free
+    assert ingestion.ingest(_batch("f", 10)).accepted == 10  # the turn is free
 
 
 def test_only_events_this_process_has_seen_stored_are_looked_up_first(
-    acme: Store, looked_up: list[list[str]]
+    acme: Store, ingestion: Ingestion, resends: RecordingResends
 ) -> None:
+    looked_up = resends.looked_up
     for i in range(3):  # all new: nothing to look up
-        assert ingest.ingest(store=acme, batch=_batch(f"n{i}", 3)).accepted == 3
+        assert ingestion.ingest(_batch(f"n{i}", 3)).accepted == 3
     assert looked_up == [[], [], []]
     # A resend of events this process stored: they alone are looked up, before the turn.
     looked_up.clear()
     resent = [*_batch("n0", 2), *_batch("r", 2)]
-    assert ingest.ingest(store=acme, batch=resent) == ingest.IngestResult(2, 2)
+    assert ingestion.ingest(resent) == IngestResult(2, 2)
     changed = [_event("n1-1", bot="bot-1", minute=1, credits=2), *_batch("s", 2)]
     with pytest.raises(Conflict, match="'n1-1'"):
-        ingest.ingest(store=acme, batch=changed)
+        ingestion.ingest(changed)
     assert looked_up == [["n0-0", "n0-1"], ["n1-1"]]
     # Events stored through another process are not known here: the primary key finds them
     # in the turn, and from then on every key is looked up first, until RESENDS_REMEMBERED
     # batches in a row held no event found that way.
     other = open_store(Settings(database_url=str(acme.engine.url)))
     try:
-        assert ingest.ingest(store=other, batch=_batch("o", 2)).accepted == 2
+        assert Ingestion.of(other).ingest(_batch("o", 2)).accepted == 2
     finally:
         other.dispose()
     looked_up.clear()
-    assert ingest.ingest(store=acme, batch=[*_batch("o", 2), *_batch("p", 1)]).accepted == 1
-    for i in range(ingest.RESENDS_REMEMBERED):
-        assert ingest.ingest(store=acme, batch=_batch(f"m{i}", 1)).accepted == 1
-    assert ingest.ingest(store=acme, batch=_batch("last", 1)).accepted == 1
-    assert looked_up == [[], *[[f"m{i}-0"] for i in range(ingest.RESENDS_REMEMBERED)], []]
-    assert _stored(acme) == 9 + 2 + 2 + 1 + ingest.RESENDS_REMEMBERED + 1
+    assert ingestion.ingest([*_batch("o", 2), *_batch("p", 1)]).accepted == 1
+    for i in range(RESENDS_REMEMBERED):
+        assert ingestion.ingest(_batch(f"m{i}", 1)).accepted == 1
+    assert ingestion.ingest(_batch("last", 1)).accepted == 1
+    assert looked_up == [[], *[[f"m{i}-0"] for i in range(RESENDS_REMEMBERED)], []]
+    assert _stored(acme) == 9 + 2 + 2 + 1 + RESENDS_REMEMBERED + 1
     with acme.read() as conn:
         assert rollup_mismatches(conn, "acme") == 0
 
 
-def test_the_filter_of_seen_keys_is_emptied_when_full(
-    acme: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ingest, "SEEN_CAPACITY", 1000)
+def test_the_filter_of_seen_keys_is_emptied_when_full(acme: Store) -> None:
+    seen = ResendFilter(capacity=1000)
+    ingestion = Ingestion.of(acme, resends=seen)
     a, b = _batch("a", 600), _batch("b", 600)
     a_keys, b_keys = [e.key for e in a], [e.key for e in b]
-    assert ingest.ingest(store=acme, batch=a).accepted == 600
-    seen = ingest._resends(acme)
+    assert ingestion.ingest(a).accepted == 600
     assert seen.to_look_up(a_keys) == a_keys  # a Bloom filter has no false negatives
     assert len(seen.to_look_up(b_keys)) <= 6  # and 0.1% false positives, when full
-    assert ingest.ingest(store=acme, batch=b).accepted == 600  # 1200 > 1000: emptied first
+    assert ingestion.ingest(b).accepted == 600  # 1200 > 1000: emptied first
     assert seen.to_look_up(b_keys) == b_keys
     assert len(seen.to_look_up(a_keys)) <= 6
     # a resend of forgotten events is still found, by the primary key in the turn
-    assert ingest.ingest(store=acme, batch=a).duplicates == 600
+    assert ingestion.ingest(a).duplicates == 600
     assert _stored(acme) == 1200
 
 
-def test_an_unknown_account_is_named_with_the_index_of_each_of_its_events(acme: Store) -> None:
+def test_an_unknown_account_is_named_with_the_index_of_each_of_its_events(
+    acme: Store, ingestion: Ingestion
+) -> None:
     batch = [*_batch("u", 3), _event("u-x", "nobody"), _event("u-y", "nobody")]
     with pytest.raises(InvalidInput) as refused:
-        ingest.ingest(store=acme, batch=batch)
+        ingestion.ingest(batch)
     assert [e["index"] for e in refused.value.extra["errors"]] == [3, 4]
     assert refused.value.message.startswith("2 of 5 events name an unknown account")
     assert _stored(acme) == 0
 
 
 def test_optional_fields_are_stored_whether_or_not_other_events_of_the_batch_have_them(
-    acme: Store,
+    acme: Store, ingestion: Ingestion
 ) -> None:
     # A batch without conversation_id or metadata is inserted without those two columns.
     bare = _batch("bare", 3)
@@ -196,7 +212,7 @@ def test_optional_fields_are_stored_whether_or_not_other_events_of_the_batch_hav
         _event("some-2"),
     ]
     for batch in (bare, some):
-        assert ingest.ingest(store=acme, batch=batch) == ingest.IngestResult(3, 0)
+        assert ingestion.ingest(batch) == IngestResult(3, 0)
     with acme.read() as conn:
         found = ledger.stored(conn, [e.key for e in bare + some])
     assert found == {e.key: e for e in bare + some}

@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
-from creditmeter import accounts, ingest
+from creditmeter import accounts
 from creditmeter.errors import Conflict
+from creditmeter.ingest import Ingestion
 from creditmeter.store import Store, ledger
 from creditmeter.store.ledger import Event, rollup_mismatches
 from creditmeter.store.tables import usage_events
@@ -102,6 +103,7 @@ def test_rollups_equal_raw_events_after_duplicates_and_partial_resends(
         Event(ids[a], f"id-{n}", bot, category, micro, ts, None, None)
         for n, (a, bot, category, micro, ts) in enumerate(drawn)
     ]
+    ingestion = Ingestion.of(store)
     sent: set[int] = set()  # indices stored so far
     for raw_batch in plan:
         batch = [i % len(originals) for i, _ in raw_batch]
@@ -113,9 +115,9 @@ def test_rollups_equal_raw_events_after_duplicates_and_partial_resends(
         ]
         if any(changed):
             with pytest.raises(Conflict):
-                ingest.ingest(store=store, batch=events_out)
+                ingestion.ingest(events_out)
         else:
-            result = ingest.ingest(store=store, batch=events_out)
+            result = ingestion.ingest(events_out)
             new = set(batch) - sent
             assert (result.accepted, result.duplicates) == (len(new), len(batch) - len(new))
             sent |= new
@@ -156,7 +158,7 @@ def test_concurrent_overlapping_batches_store_each_event_once(store: Store) -> N
         batches += [mine[k : k + 100] for k in range(0, len(mine), 100)]
     rng.shuffle(batches)
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda batch: ingest.ingest(store=store, batch=batch), batches))
+        results = list(pool.map(Ingestion.of(store).ingest, batches))
     unique = {e.event_id for batch in batches for e in batch}
     assert sum(r.accepted for r in results) == len(unique)
     assert sum(r.duplicates for r in results) == sum(map(len, batches)) - len(unique)
@@ -307,7 +309,7 @@ def test_stored_events_are_found_however_many_keys_are_looked_up(store: Store) -
         for n in range(9000)
     ]
     for start in range(0, len(events), 1000):
-        ingest.ingest(store=store, batch=events[start : start + 1000])
+        Ingestion.of(store).ingest(events[start : start + 1000])
     wanted = [e.key for e in events[::2]] + [("many", "absent"), events[0].key]
     with store.read() as conn:
         assert ledger.stored(conn, []) == {}

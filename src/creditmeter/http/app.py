@@ -11,24 +11,21 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from .. import __version__, gctuning, ingest
+from .. import __version__, gctuning
 from .. import dashboard as dashboard_assets
-from ..cache import GenerationCache
-from ..keys import KeyCache
+from ..ingest import ResendFilter
+from ..services import Services
 from ..settings import Settings
-from ..store import Store, open_store
-from ..writer import WriterProcess
+from ..store import Store
 from . import errors
 from .admin_routes import router as admin_router
-from .bill_routes import BillEndpoints
-from .bill_routes import router as bill_router
+from .bill import BillFastPath
+from .bill import router as bill_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
 from .ingest_routes import router as ingest_router
-from .metrics import Metrics
 from .ops_routes import STATIC
 from .ops_routes import router as ops_router
-from .ratelimit import RateLimiter
 from .schemas import EventBatch
 
 DESCRIPTION = """creditmeter records every credit an AI-bot platform charges, exactly once, and
@@ -39,33 +36,32 @@ numbers; read them as decimals."""
 
 
 def create_app(
-    settings: Settings | None = None, *, store: Store | None = None, writer_process: bool = False
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    writer_process: bool = False,
+    resends: ResendFilter | None = None,
+    bill_fast_path: bool = True,
 ) -> FastAPI:
-    """The app over `store`, or over a store opened from `settings` and closed with the app.
-    With `writer_process` (`creditmeter serve`), the batches of a SQLite file it opened are
-    written by a process of their own (writer.WriterProcess)."""
+    """The app over `store`, or over a store opened from `settings` and closed with the app;
+    everything it holds is one Services, built here. With `writer_process` (`creditmeter
+    serve`), the batches of a SQLite file it opened are written by a process of their own
+    (ingest.writer_process). `resends`: the filter of resent events to use (a test's
+    observer). Without `bill_fast_path`, FastAPI routes the bill endpoints like any other."""
     settings = settings or Settings()
-    owned = store is None
-    the_store = store or open_store(settings)
+    services = Services.build(settings, store=store, writer_process=writer_process, resends=resends)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # One line per worker process as it starts serving (its pid is in the line).
-        logging.getLogger("creditmeter.serve").info("worker started")
-        writer = None
-        if owned and writer_process and the_store.is_sqlite_file:
-            writer = WriterProcess(settings)
-            try:
-                writer.start()
-            except OSError:  # the first batch tries again, and is answered 503 if it fails
-                logging.getLogger("creditmeter.serve").exception("the writer did not start")
-            ingest.hand_writes_to(the_store, writer)
+        log = logging.getLogger("creditmeter.serve")
+        log.info("worker started")
+        try:
+            services.ingestion.start()
+        except OSError:  # the first batch tries again, and is answered 503 if it fails
+            log.exception("the writer did not start")
         yield
-        if writer is not None:
-            ingest.hand_writes_to(the_store, None)
-            writer.close()
-        if owned:
-            the_store.dispose()
+        services.close()
 
     app = FastAPI(
         title="creditmeter",
@@ -75,18 +71,9 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.store = the_store
-    app.state.settings = settings
-    app.state.metrics = Metrics()
-    app.state.read_limiter = RateLimiter(settings.read_rate_limit)
-    app.state.platform_limiter = RateLimiter(settings.platform_rate_limit)
-    app.state.key_cache = KeyCache()
-    app.state.page_cache = GenerationCache[Any, Any](1024)
-    app.state.account_cache = GenerationCache[str, Any](4096)
-    # Whole days' credits per account, bot and zone: at most 64 x 1024 days.
-    app.state.day_cache = GenerationCache[Any, Any](64)
+    app.state.services = services  # read through http.auth.services_of only
 
-    errors.install(app, settings.retry_after_seconds)
+    errors.install(app, settings.retry_after_seconds, services.metrics)
     for router in (bill_router, ingest_router, admin_router, dashboard_router, ops_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -96,7 +83,8 @@ def create_app(
         name="dashboard-static",
     )
     # Innermost first: the bill fast path sits inside CORS and the edge, like every route.
-    app.add_middleware(BillEndpoints, state=app.state, handlers=app.exception_handlers)
+    if bill_fast_path:
+        app.add_middleware(BillFastPath, services=services, handlers=app.exception_handlers)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -105,7 +93,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Total-Count", "Link", "X-Timezone", "X-Request-Id", "Retry-After"],
         )
-    app.add_middleware(Edge, metrics=app.state.metrics)
+    app.add_middleware(Edge, metrics=services.metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,23 +14,41 @@ from .. import keys
 from ..accounts import check_slug
 from ..cache import GenerationCache
 from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from ..services import Services
 from ..store import Store, directory
 from ..store.directory import Account, KeyRecord
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
 
+RequestNotes = dict[str, object]  # what the access log says of a request (scope["state"])
+
+
+def services_of(request: Request) -> Services:
+    """The app's Services (set once by create_app): the one typed way in from a request."""
+    services = request.app.state.services
+    assert isinstance(services, Services)
+    return services
+
+
+async def get_services(request: Request) -> Services:
+    return services_of(request)
+
+
 async def get_store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+    return services_of(request).store
 
 
+ServicesDep = Annotated[Services, Depends(get_services)]
 StoreDep = Annotated[Store, Depends(get_store)]
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
-async def read_call(store: Store, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+async def run_read(
+    store: Store, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
     """Runs a read: inline on SQLite, whose readers never wait in WAL mode (a thread hop
     costs more than the query), in the thread pool on PostgreSQL."""
     if store.is_sqlite:
@@ -40,40 +58,40 @@ async def read_call(store: Store, function: Callable[..., T], /, *args: Any, **k
 
 def key_of(request: Request) -> KeyRecord:
     """The live key of the request's Bearer header, counted against its rate limit."""
-    state = request.app.state
+    services = services_of(request)
     return bearer_key(
-        state,
+        services,
         request.headers.get("authorization", ""),
         request.scope.setdefault("state", {}),
-        state.store.generation(),
+        services.store.generation(),
     )
 
 
 def bearer_key(
-    app_state: Any, authorization: str, request_state: dict[str, Any], generation: int | None
+    services: Services, authorization: str, notes: RequestNotes, generation: int | None
 ) -> KeyRecord:
     """The live key of an Authorization header, counted against its rate limit; the key
-    and its account are noted in `request_state` for the access log."""
+    and its account are noted in `notes` for the access log."""
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized()
     record = keys.authenticate(
-        store=app_state.store,
+        store=services.store,
         token=token.strip(),
-        cache=app_state.key_cache,
+        cache=services.key_cache,
         generation=generation,
     )
-    admit(app_state, record, request_state)
+    admit(services, record, notes)
     return record
 
 
-def admit(app_state: Any, record: KeyRecord, request_state: dict[str, Any]) -> None:
+def admit(services: Services, record: KeyRecord, notes: RequestNotes) -> None:
     """Counts a live key's request against its rate limit; notes the key and its account in
-    `request_state` for the access log."""
-    request_state["key_id"] = record.key_id
+    `notes` for the access log."""
+    notes["key_id"] = record.key_id
     if record.account_id is not None:
-        request_state["account_id"] = record.account_id
-    limiter = app_state.read_limiter if record.scope == "read" else app_state.platform_limiter
+        notes["account_id"] = record.account_id
+    limiter = services.read_limiter if record.scope == "read" else services.platform_limiter
     limiter.check(record.key_id)
 
 
@@ -82,7 +100,7 @@ async def current_key(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> KeyRecord:
     # _bearer only documents the scheme in OpenAPI; key_of reads the header itself.
-    return await read_call(request.app.state.store, key_of, request=request)
+    return await run_read(services_of(request).store, key_of, request)
 
 
 AnyKey = Annotated[KeyRecord, Depends(current_key)]

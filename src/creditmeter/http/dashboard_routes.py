@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import HTMLResponse
 
 from .. import accounts, dashboard, portal
-from .auth import AdminKey, AnyKey, StoreDep, resolve_reader
+from .auth import AdminKey, AnyKey, ServicesDep, resolve_reader
 from .schemas import AccountView, Error, PortalTokenIn, PortalTokenOut
 
 router = APIRouter()
@@ -41,22 +41,22 @@ def dashboard_page() -> HTMLResponse:
     responses=_ERRORS,
 )
 def get_account_view(
-    request: Request,
+    services: ServicesDep,
     key: AnyKey,
     account_id: Annotated[
         str | None,
         Query(description="Required with an admin key; with a read key absent or its own."),
     ] = None,
 ) -> AccountView:
-    state = request.app.state
+    store = services.store
     reader = resolve_reader(
-        state.store, key, account_id, None, state.account_cache, state.store.generation()
+        store, key, account_id, None, services.account_cache, store.generation()
     )
     account = reader.account
     bots = (
         [reader.bot_id]
         if reader.bot_id is not None
-        else accounts.list_bots(store=state.store, account_id=account.id)
+        else accounts.list_bots(store=store, account_id=account.id)
     )
     return AccountView(
         account_id=account.id,
@@ -81,19 +81,18 @@ def get_account_view(
 )
 def create_portal_token(
     account_id: str,
-    request: Request,
-    store: StoreDep,
+    services: ServicesDep,
     _key: AdminKey,
     body: Annotated[PortalTokenIn | None, Body()] = None,
 ) -> PortalTokenOut:
     body = body or PortalTokenIn()
     new = portal.create_portal_token(
-        store=store, account_id=account_id, bot_id=body.bot_id, expires_in=body.expires_in
+        store=services.store, account_id=account_id, bot_id=body.bot_id, expires_in=body.expires_in
     )
     assert new.record.expires_at is not None
     return PortalTokenOut(
         token=new.token,
-        url=portal.dashboard_url(request.app.state.settings.public_url, new.token),
+        url=portal.dashboard_url(services.settings.public_url, new.token),
         expires_at=new.record.expires_at,
         key_id=new.record.key_id,
     )

@@ -22,6 +22,7 @@ from ..errors import (
     PayloadTooLarge,
     StoreUnavailable,
 )
+from .metrics import Metrics
 
 log = logging.getLogger("creditmeter.http")
 
@@ -49,7 +50,7 @@ def _allowed_methods(request: Request, fallback: str) -> str:
     return ", ".join(allowed) or fallback
 
 
-def install(app: FastAPI, retry_after: int) -> None:
+def install(app: FastAPI, retry_after: int, metrics: Metrics) -> None:
     async def on_ours(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, CreditmeterError)
         return error_response(error)
@@ -90,9 +91,7 @@ def install(app: FastAPI, retry_after: int) -> None:
         return error_response(InvalidInput(f"{first['field']}: {first['message']}", errors=details))
 
     async def on_store_down(request: Request, error: Exception) -> JSONResponse:
-        metrics = getattr(request.app.state, "metrics", None)
-        if metrics is not None:
-            metrics.store_error(type(error).__name__)
+        metrics.store_error(type(error).__name__)
         log.warning(
             "store unavailable",
             # The driver's own message ("database is locked"), without SQL or parameters.

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from .. import jsonbody
 from ..errors import Conflict, InvalidInput, PayloadTooLarge
 from ..events import parse_batch
-from ..ingest import IngestResult, ingest_async
-from .auth import IngestKey, StoreDep
+from ..ingest import IngestResult
+from .auth import IngestKey, ServicesDep
 from .schemas import BatchError, ConflictError, Error, EventBatch, IngestAnswer
 
 router = APIRouter(tags=["ingestion"])
@@ -66,16 +66,16 @@ def _require_json(request: Request) -> None:
         503: {"model": Error, "description": "The store is unavailable; see Retry-After."},
     },
 )
-async def post_events(request: Request, store: StoreDep, _key: IngestKey) -> IngestAnswer:
+async def post_events(request: Request, services: ServicesDep, _key: IngestKey) -> IngestAnswer:
     _require_json(request)
     document = jsonbody.decode_fast(await read_body(request))
-    metrics = request.app.state.metrics
+    metrics = services.metrics
     size = _batch_size(document)
     metrics.batch(size)
     try:
         batch = parse_batch(document)
         request.state.account_id = _accounts_label({event.account_id for event in batch})
-        result: IngestResult = await ingest_async(store=store, batch=batch)
+        result: IngestResult = await services.ingestion.ingest_async(batch)
     except InvalidInput:
         metrics.rejected(size, "invalid")
         raise

@@ -1,16 +1,8 @@
-"""SQLite's writer in a process of its own, for `creditmeter serve`.
-
-Measured in a live server, the thread that held SQLite's write turn spent more of it
-waiting for the GIL than writing: the event loop of the same process was receiving,
-decoding and validating the next batches. Only one writer runs at a time, so every such
-wait held up every batch. So each serving process hands the batches of a file store to a
-writer process of its own: spawned (nothing copied, no threads but its own), it receives
-each batch made ready (ingest.Prepared, as plain data) through a pipe, writes together the
-oldest it has received by the time it holds the turn (ingest.write_together, as the
-in-process group commit does), and sends each batch's fate back once the transaction
-holding it is committed. The client is answered only then. The serving process sends from
-its event loop and settles an asyncio future with the answer (submit_async), or blocks a
-thread of its own (submit).
+"""SQLite's batches written by a process of its own, for `creditmeter serve`: the thread
+holding the write turn no longer waits for the GIL while the event loop decodes the next
+batches (docs/benchmarks.md). Spawned, it receives each batch made ready (Prepared, as
+plain data) through a pipe, writes together the oldest it has by the time it holds the
+turn, and sends each batch's fate back once committed; the client is answered only then.
 
 If the writer process dies, the batches it had not answered fail as a store error (503,
 nothing of them stored unless committed: clients resend, and duplicates are counted as
@@ -26,7 +18,6 @@ import multiprocessing
 import signal
 import sqlite3
 import threading
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
@@ -37,18 +28,20 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
-from . import gctuning, ingest
-from .errors import Conflict, InvalidInput
-from .settings import Settings
-from .store import open_store
-from .store.ledger import Event
+from .. import gctuning
+from ..errors import Conflict, InvalidInput
+from ..settings import Settings
+from ..store import open_store
+from .batch import IngestResult, PendingBatch, Prepared
+from .queue import GroupQueue
+from .turn import write_group
 
 _Message = tuple[int, tuple[Any, ...]]  # a batch's number, and its Prepared as plain data
 
 
 class WriterProcess:
-    """The writer process of this process's file store: started by start(), or by the
-    next batch whenever it is not running."""
+    """The writer process of a SQLite file store: started by start(), or by the next batch
+    whenever it is not running."""
 
     def __init__(self, settings: Settings):
         self._settings = settings
@@ -58,16 +51,16 @@ class WriterProcess:
         self._pipe: Connection | None = None
         self._process: BaseProcess | None = None
 
-    def submit(self, prepared: ingest.Prepared) -> ingest.IngestResult:
+    def write(self, prepared: Prepared) -> IngestResult:
         """The batch's IngestResult once committed; raises what refused it."""
-        answer: Future[ingest.IngestResult] = Future()
+        answer: Future[IngestResult] = Future()
         self._send(prepared, partial(_settle, answer))
         return answer.result()
 
-    async def submit_async(self, prepared: ingest.Prepared) -> ingest.IngestResult:
-        """submit(), awaited on the running event loop, with no thread of its own."""
+    async def write_async(self, prepared: Prepared) -> IngestResult:
+        """write(), awaited on the running event loop, with no thread of its own."""
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[ingest.IngestResult] = loop.create_future()
+        answer: asyncio.Future[IngestResult] = loop.create_future()
         self._send(prepared, lambda fate: loop.call_soon_threadsafe(_settle, answer, fate))
         return await answer
 
@@ -77,18 +70,23 @@ class WriterProcess:
             if self._pipe is None:
                 self._start()
 
-    def _send(self, prepared: ingest.Prepared, deliver: _Deliver) -> None:
+    def _send(self, prepared: Prepared, deliver: _Deliver) -> None:
         """Sends the batch; `deliver` is called with its fate (from another thread)."""
         with self._lock:
             pipe = self._pipe or self._start()
             number = next(self._numbers)
             self._waiting[number] = deliver
             try:
-                pipe.send((number, _plain(prepared)))
+                pipe.send((number, prepared.as_tuple()))
             except OSError:
                 del self._waiting[number]
                 self._pipe = None  # the next batch starts another writer
                 raise sqlite3.OperationalError("the writer process is gone") from None
+
+    @property
+    def pid(self) -> int | None:
+        """The running writer's process id, if one was started."""
+        return self._process.pid if self._process is not None else None
 
     def _start(self) -> Connection:
         context = multiprocessing.get_context("spawn")
@@ -127,12 +125,22 @@ class WriterProcess:
         for deliver in unanswered:
             _deliver(deliver, sqlite3.OperationalError("the writer process exited"))
 
-    def close(self, timeout: float = 30) -> None:
-        """Lets the writer finish what it received, then waits for it to exit."""
+    def join(self, timeout: float) -> int | None:
+        """Waits up to `timeout` seconds for the running writer to exit; its exit code, or
+        None while it runs (or if none was started)."""
+        process = self._process
+        if process is None:
+            return None
+        process.join(timeout)
+        return process.exitcode
+
+    def close(self, timeout: float = 30) -> int | None:
+        """Lets the writer finish what it received, then waits for it to exit; its exit
+        code (None if none was running)."""
         with self._lock:
             pipe, process, self._pipe, self._process = self._pipe, self._process, None, None
         if pipe is None or process is None:
-            return
+            return None
         # A message, not our end closed: the thread reading answers is blocked on that end,
         # and closing a file another thread reads does not end the read.
         with contextlib.suppress(OSError):
@@ -141,9 +149,10 @@ class WriterProcess:
         if process.is_alive():
             process.kill()
             process.join()
+        return process.exitcode
 
 
-_Fate = ingest.IngestResult | BaseException
+_Fate = IngestResult | BaseException
 _Deliver = Callable[[_Fate], object]
 
 
@@ -152,9 +161,7 @@ def _deliver(deliver: _Deliver, fate: _Fate) -> None:
         deliver(fate)
 
 
-def _settle(
-    answer: Future[ingest.IngestResult] | asyncio.Future[ingest.IngestResult], fate: _Fate
-) -> None:
+def _settle(answer: Future[IngestResult] | asyncio.Future[IngestResult], fate: _Fate) -> None:
     if answer.done():  # a request cancelled while its batch was written
         return
     if isinstance(fate, BaseException):
@@ -170,15 +177,15 @@ def _serve(settings: Settings, pipe: Connection) -> None:
     # at once: a transaction cut short is rolled back, and its batches answered 503.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     store = open_store(settings, upgrade=False)
-    event.listen(store.engine, "connect", _writer_pragmas)
+    event.listen(store.engine, "connect", writer_pragmas)
     gctuning.settle()
-    inbox = _Inbox(pipe)
+    inbox = Inbox(pipe)
     try:
         while inbox.wait():
-            taken: list[tuple[int, ingest.Waiting]] = []
-            ingest.write_together(store, partial(inbox.take, taken))
-            for number, waiting in taken:
-                fate = waiting.result if waiting.error is None else _sendable(waiting.error)
+            taken: list[tuple[int, PendingBatch]] = []
+            write_group(store, partial(inbox.take, taken))
+            for number, pending in taken:
+                fate = pending.result if pending.error is None else _sendable(pending.error)
                 pipe.send((number, fate))
     except (BrokenPipeError, ConnectionResetError):
         return  # the parent is gone; what was committed stays committed
@@ -189,7 +196,7 @@ def _serve(settings: Settings, pipe: Connection) -> None:
 WRITER_CACHE_KIB = 32_768
 
 
-def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # A group's pages fit in this cache, so none is written to the WAL before the commit;
     # by default (2 MB) SQLite spills dirty pages mid-transaction, and writes them again.
     dbapi_conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
@@ -197,18 +204,23 @@ def _writer_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute("PRAGMA temp_store=MEMORY")
 
 
-class _Inbox:
+class Inbox:
     """The batches the parent sends, received as they come by a thread of their own, so
     that the parent's sends never wait for a group to be written; and whether the parent
     said to stop (a None) or is gone."""
 
     def __init__(self, pipe: Connection):
-        self._received: deque[_Message] = deque()
-        self._arrived = threading.Condition()
+        # [1][0]: a message's Prepared as a tuple, whose first item is the batch's size
+        self._received = GroupQueue[_Message](lambda message: message[1][0])
         self._closing = False
         threading.Thread(
             target=self._receive, args=(pipe,), name="writer-inbox", daemon=True
         ).start()
+
+    @property
+    def closing(self) -> bool:
+        """Whether the parent said to stop or is gone (batches may still wait)."""
+        return self._closing
 
     def _receive(self, pipe: Connection) -> None:
         while True:
@@ -216,48 +228,32 @@ class _Inbox:
                 message: _Message | None = pipe.recv()
             except Exception:  # EOFError once the parent is gone; anything else ends it too
                 message = None
-            with self._arrived:
-                if message is None:
-                    self._closing = True
-                else:
-                    self._received.append(message)
-                self._arrived.notify()
-            if message is None:
-                return
+            if message is not None:
+                self._received.put(message)
+                continue
+            with self._received.arrived:
+                self._closing = True
+                self._received.arrived.notify()
+            return
 
     def wait(self) -> bool:
         """Waits until a batch is received (True), or the parent says to stop or is gone,
         with nothing left to write (False)."""
-        with self._arrived:
-            while not self._received and not self._closing:
-                self._arrived.wait()
-            return bool(self._received)
+        received = self._received
+        with received.arrived:
+            while not len(received) and not self._closing:
+                received.arrived.wait()
+            return bool(len(received))
 
-    def take(self, taken: list[tuple[int, ingest.Waiting]]) -> list[ingest.Waiting]:
+    def take(self, taken: list[tuple[int, PendingBatch]]) -> list[PendingBatch]:
         """The oldest batches received (the write turn is held), as many as fit in a group
         (at least one); each also added to `taken` with its number."""
-        group: list[_Message] = []
-        size = 0
-        with self._arrived:
-            while self._received:
-                size += self._received[0][1][0]  # [1][0]: the batch's size
-                if group and size > ingest.MAX_GROUP_EVENTS:
-                    break
-                group.append(self._received.popleft())
-        ready = [(number, ingest.Waiting(_prepared(plain))) for number, plain in group]
+        ready = [
+            (number, PendingBatch(Prepared.from_tuple(plain)))
+            for number, plain in self._received.take_group()
+        ]
         taken += ready
-        return [waiting for _, waiting in ready]
-
-
-def _plain(prepared: ingest.Prepared) -> tuple[Any, ...]:
-    """A Prepared as plain data, which pickles fast: its events as tuples, not Events."""
-    p = prepared
-    return (p.size, p.accounts, p.conflicts, list(map(tuple, p.new)), p.bots, p.buckets)
-
-
-def _prepared(plain: tuple[Any, ...]) -> ingest.Prepared:
-    size, accounts, conflicts, new, bots, buckets = plain
-    return ingest.Prepared(size, accounts, conflicts, list(map(Event._make, new)), bots, buckets)
+        return [pending for _, pending in ready]
 
 
 def _sendable(error: BaseException) -> BaseException:

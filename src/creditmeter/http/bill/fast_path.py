@@ -1,0 +1,49 @@
+"""The bill endpoints answered before FastAPI's routing: they are the hot read path, and a
+cached report costs less than FastAPI's own request handling (docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi.routing import APIRoute
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
+
+from ...services import Services
+from ..auth import run_read
+from .answers import ANSWERS
+from .request import BillRequest
+from .routes import router
+
+_ROUTES = {route.path: route for route in router.routes if isinstance(route, APIRoute)}
+
+
+class BillFastPath:
+    """Pure-ASGI middleware answering GET on the two bill routes; anything else goes on to
+    `app`. Errors go through Starlette's ExceptionMiddleware to the app's own handlers, as
+    on any other route."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        services: Services,
+        handlers: Mapping[type[Exception] | int, ExceptionHandler],
+    ):
+        self.app = app
+        self.services = services
+        self.answering = ExceptionMiddleware(self._answer, handlers=dict(handlers))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in ANSWERS and scope["method"] == "GET":
+            await self.answering(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _answer(self, scope: Scope, _receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        scope["route"] = _ROUTES[path]  # names the route in metrics and the access log
+        services = self.services
+        headers, body = await run_read(services.store, ANSWERS[path], services, BillRequest(scope))
+        # A copy: the headers may be a cached answer's, and middleware may add to the list.
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": body})

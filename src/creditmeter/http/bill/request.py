@@ -1,0 +1,97 @@
+"""What a bill request asks, read straight from the ASGI scope, and the window it may see."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.types import Scope
+
+from ...accounts import SLUG
+from ...bills import Window
+from ...days import parse_instant_param, zone
+from ...errors import InvalidInput
+from ...services import Services
+from ...store.directory import KeyRecord
+from ..auth import RequestNotes, bearer_key, resolve_reader
+from .parameters import SLUG_PATTERN
+
+
+class BillRequest:
+    """A bill request's query parameters and the two headers that matter. Read from the
+    scope (Starlette's Request would cost more than a cached report); the query string is
+    parsed only when the answer is not cached."""
+
+    __slots__ = ("_items", "accept", "authorization", "notes", "path", "query")
+
+    def __init__(self, scope: Scope):
+        self.path: str = scope["path"]
+        self.query: bytes = scope["query_string"]
+        self._items: list[tuple[str, str]] | None = None
+        self.authorization = self.accept = ""
+        for name, value in scope["headers"]:
+            if name == b"authorization" and not self.authorization:
+                self.authorization = value.decode("latin-1")
+            elif name == b"accept" and not self.accept:
+                self.accept = value.decode("latin-1")
+        self.notes: RequestNotes = scope.setdefault("state", {})
+
+    @property
+    def items(self) -> list[tuple[str, str]]:
+        """Every query parameter in order, as Starlette's QueryParams reads them."""
+        if self._items is None:
+            self._items = parse_qsl(self.query.decode("latin-1"), keep_blank_values=True)
+        return self._items
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The last value of each query parameter, as Starlette's QueryParams.get gives."""
+        return dict(self.items)
+
+
+def integer_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = params.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or not low <= int(text) <= high:
+        raise InvalidInput(f"{name}: {text!r} must be an integer from {low} to {high}")
+    return int(text)
+
+
+def slug_param(params: dict[str, str], name: str) -> str | None:
+    value = params.get(name)
+    if value is not None and not SLUG.fullmatch(value):
+        raise InvalidInput(f"{name}: {value!r} must match {SLUG_PATTERN}")
+    return value
+
+
+def read_window(
+    services: Services, request: BillRequest, generation: int | None
+) -> tuple[KeyRecord, Window]:
+    """The key, then every parameter, then the access rules: the report this request may see."""
+    key = bearer_key(services, request.authorization, request.notes, generation)
+    params = request.params
+    ends = []
+    for name in ("start_time", "end_time"):
+        text = params.get(name)
+        if text is None:
+            raise InvalidInput(f"{name}: is required (milliseconds since the Unix epoch)")
+        ends.append(parse_instant_param(name, text))
+    timezone = params.get("timezone")
+    tz = zone(timezone) if timezone is not None else None
+    reader = resolve_reader(
+        services.store,
+        key,
+        slug_param(params, "account_id"),
+        slug_param(params, "bot_id"),
+        services.account_cache,
+        generation,
+    )
+    request.notes["account_id"] = reader.account.id
+    return key, Window(
+        account_id=reader.account.id,
+        bot_id=reader.bot_id,
+        start_ms=ends[0],
+        end_ms=ends[1],
+        tz=tz or zone(reader.account.timezone),
+        account_tz=reader.account.timezone,
+    )

@@ -1,0 +1,98 @@
+"""The write turn: what every BatchWriter does once it holds a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Connection
+
+from ..clock import now_ms
+from ..errors import Conflict, InvalidInput
+from ..store import Store, directory, ledger
+from ..store.ledger import Event
+from .batch import (
+    IngestResult,
+    PendingBatch,
+    Prepared,
+    UnknownAccounts,
+    conflicting,
+    refuse_conflicts,
+)
+
+Clock = Callable[[], int]
+
+
+def write_batch(
+    conn: Connection,
+    prepared: Prepared,
+    zones: dict[str, str],
+    known_bots: set[tuple[str, str]],
+    clock: Clock = now_ms,
+) -> tuple[IngestResult, Sequence[Event], ledger.Rollups, frozenset[tuple[str, str]]]:
+    """Writes one batch's new events in the open transaction; InvalidInput or Conflict when
+    it must not be stored (the caller rolls it back). Returns what became of it, the events
+    it stored and their bucket rollups (which the caller adds in the same transaction), and
+    the bots it added."""
+    if not prepared.accounts <= zones.keys():  # validation first: an invalid batch is a 400
+        raise UnknownAccounts(prepared.accounts - zones.keys())
+    if prepared.conflicts:
+        raise refuse_conflicts(prepared.conflicts)
+    new_bots = prepared.bots - known_bots
+    directory.ensure_bots(conn, new_bots, clock())
+    stored, buckets = prepared.new, prepared.buckets
+    found = ledger.insert_new(conn, stored)  # stored since they were looked up
+    if found:
+        sent = {e.key: e for e in stored}
+        conflicts = [key for key, event in found.items() if conflicting(sent[key], event)]
+        if conflicts:
+            raise refuse_conflicts(conflicts)
+        stored = [e for e in stored if e.key not in found]
+        buckets = ledger.bucket_rollups(stored)
+    result = IngestResult(len(stored), prepared.size - len(stored))
+    return result, stored, buckets, new_bots
+
+
+def write_group(
+    store: Store, take: Callable[[], list[PendingBatch]], clock: Clock = now_ms
+) -> None:
+    """Writes the batches `take()` gives once the write turn is held, in one transaction,
+    each in a savepoint (a batch refused with 400 or 409 is rolled back alone), and marks
+    each done with its fate. If the turn cannot be had, `take()` gives the batches that
+    then fail."""
+    group: list[PendingBatch] = []
+    added: set[tuple[str, str]] = set()
+    buckets: ledger.Rollups = {}
+    stored: list[Event] = []
+    try:
+        with store.write() as conn:
+            group = take()
+            zones = directory.account_zones(
+                conn, frozenset().union(*(pending.prepared.accounts for pending in group))
+            )
+            for pending in group:
+                savepoint = conn.begin_nested()
+                try:
+                    pending.result, inserted, batch_buckets, new_bots = write_batch(
+                        conn, pending.prepared, zones, store.known_bots | added, clock
+                    )
+                except (InvalidInput, Conflict) as refused:
+                    savepoint.rollback()
+                    pending.error = refused
+                else:
+                    savepoint.commit()
+                    ledger.merge_rollups(buckets, batch_buckets)
+                    stored += inserted
+                    added |= new_bots
+            ledger.add_to_rollups(conn, buckets, stored, zones)
+    except BaseException as failure:
+        # Every batch of the group fails with it (the batches that were waiting, when the
+        # write turn itself could not be had). A leader whose own batch was not in the group
+        # goes on to write it in the next one.
+        for pending in group or take():
+            pending.result, pending.error, pending.done = None, failure, True
+        if not isinstance(failure, Exception):
+            raise
+    else:
+        store.known_bots |= added  # only once committed
+        for pending in group:
+            pending.done = True

@@ -1,0 +1,78 @@
+"""The composition root: everything a running creditmeter holds, built once per app (or CLI
+invocation) by Services.build and handed on typed, never looked up in a registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from .cache import GenerationCache
+from .http.metrics import Metrics
+from .http.ratelimit import RateLimiter
+from .ingest import Ingestion, ResendFilter
+from .keys import KeyCache
+from .settings import Settings
+from .store import Store, open_store
+from .store.directory import Account, KeyRecord
+from .store.ledger import Sums
+
+# A bill answer as sent: its raw response headers and its body.
+Answer = tuple[list[tuple[bytes, bytes]], bytes]
+# A page asked: the key's hash, the query string, and whether CSV was asked for.
+PageQuestion = tuple[bytes, bytes, bool]
+# What a cached page remembers: the key that asked, the account it read, the answer.
+CachedPage = tuple[KeyRecord, str, Answer]
+DaysOf = tuple[str, str | None, str]  # account, bot (or all), zone
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    owns_store: bool  # opened by build(), so closed by close()
+    ingestion: Ingestion
+    metrics: Metrics
+    read_limiter: RateLimiter
+    platform_limiter: RateLimiter
+    key_cache: KeyCache
+    account_cache: GenerationCache[str, Account]
+    page_cache: GenerationCache[PageQuestion, CachedPage]
+    day_cache: GenerationCache[DaysOf, dict[date, Sums]]
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        writer_process: bool = False,
+        resends: ResendFilter | None = None,
+    ) -> Services:
+        """Over `store`, or over a store opened from `settings` and closed by close(). With
+        `writer_process`, a SQLite file opened here is written by a process of its own."""
+        owned = store is None
+        the_store = store or open_store(settings)
+        return cls(
+            settings=settings,
+            store=the_store,
+            owns_store=owned,
+            ingestion=Ingestion.of(
+                the_store,
+                settings=settings,
+                writer_process=writer_process and owned,
+                resends=resends,
+            ),
+            metrics=Metrics(),
+            read_limiter=RateLimiter(settings.read_rate_limit),
+            platform_limiter=RateLimiter(settings.platform_rate_limit),
+            key_cache=KeyCache(),
+            account_cache=GenerationCache(4096),
+            page_cache=GenerationCache(1024),
+            # Whole days' credits per account, bot and zone: at most 64 x 1024 days.
+            day_cache=GenerationCache(64),
+        )
+
+    def close(self) -> None:
+        self.ingestion.close()
+        if self.owns_store:
+            self.store.dispose()

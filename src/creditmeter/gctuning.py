@@ -1,13 +1,11 @@
 """Python's garbage collector, set for the long-running processes: serving workers and
 the SQLite writer.
 
-A batch of 1000 events or a report makes thousands of short-lived containers (dicts,
-tuples, lists) that hold no cycles, and reference counting frees them. With the default
-thresholds the collector still ran a young collection every 700 of them and, now and
-then, a full one over every object the process had built to start up: measured in a
-serving worker under ingestion (benchmarks/ingest.py), 1,143 young, 104 middle and 9 full
-collections over 400 batches, 0.70 s in all, and the worker spent 7.97 ms of CPU per batch
-with them against 5.39 ms with settle() (docs/benchmarks.md).
+A batch of 1000 events or a report makes thousands of short-lived containers that hold
+no cycles, and reference counting frees them; the default thresholds still ran young
+collections every 700 of them and, now and then, a full one over every object built at
+start-up. The counts and the CPU per batch, with and without settle(), are in
+docs/benchmarks.md (Ingestion).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from datetime import date
 from .cache import GenerationCache
 from .http.metrics import Metrics
 from .http.ratelimit import RateLimiter
+from .http.render import WrittenRows
 from .ingest import Ingestion, ResendFilter
 from .keys import KeyCache
 from .settings import Settings
@@ -38,6 +39,7 @@ class Services:
     account_cache: GenerationCache[str, Account]
     page_cache: GenerationCache[PageQuestion, CachedPage]
     day_cache: GenerationCache[DaysOf, dict[date, Sums]]
+    written_rows: WrittenRows
 
     @classmethod
     def build(
@@ -70,6 +72,7 @@ class Services:
             page_cache=GenerationCache(1024),
             # Whole days' credits per account, bot and zone: at most 64 x 1024 days.
             day_cache=GenerationCache(64),
+            written_rows=WrittenRows(),
         )
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from creditmeter.bills import DayBill
 from creditmeter.categories import CATEGORIES
-from creditmeter.http.render import COLUMNS, rows_csv, rows_json
+from creditmeter.http.render import COLUMNS, WrittenRows, rows_csv, rows_json
 
 # Figures around the edges of six decimals and of float precision, up to a day's worst case.
 EDGES = [0, 1, 99, 100, 101, 999_999, 1_000_000, 10**15 - 1, 10**15, 10**15 + 1]
@@ -52,7 +52,7 @@ def _expected_json(bills: list[DayBill]) -> str:
 @given(rows_strategy)
 def test_json_rows_are_the_exact_decimals(figures: list[list[int]]) -> None:
     bills = _bills(figures)
-    body = rows_json(bills)
+    body = rows_json(bills, WrittenRows())
     assert body.decode() == _expected_json(bills)
     for row, bill in zip(json.loads(body, parse_float=Decimal), bills, strict=True):
         assert Decimal(row["total"]) * 10**6 == sum(bill.credits)
@@ -61,7 +61,7 @@ def test_json_rows_are_the_exact_decimals(figures: list[list[int]]) -> None:
 @given(rows_strategy)
 def test_csv_rows_are_the_exact_decimals(figures: list[list[int]]) -> None:
     bills = _bills(figures)
-    lines = list(csv.reader(io.StringIO(rows_csv(bills).decode(), newline="")))
+    lines = list(csv.reader(io.StringIO(rows_csv(bills, WrittenRows()).decode(), newline="")))
     assert lines[0] == list(COLUMNS)
     for line, bill in zip(lines[1:], bills, strict=True):
         day = bill.date.isoformat()
@@ -72,7 +72,7 @@ def test_csv_rows_are_the_exact_decimals(figures: list[list[int]]) -> None:
 
 def test_tiny_and_huge_figures_are_written_in_full() -> None:
     bills = _bills([[1, 0, 0, 0, 0, 0, 0, 50], [10**15, 0, 0, 0, 0, 0, 0, 0], [100] * 8])
-    text = rows_json(bills).decode()
+    text = rows_json(bills, WrittenRows()).decode()
     assert '"chat":0.000001' in text
     assert '"tts":0.00005' in text
     assert '"chat":1000000000' in text

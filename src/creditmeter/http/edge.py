@@ -8,7 +8,6 @@ import os
 import re
 import time
 import uuid
-from typing import Any
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -62,7 +61,7 @@ class Edge:
         started = time.perf_counter()
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.fullmatch(given) else _REQUEST_IDS.new()
-        state: dict[str, Any] = scope.setdefault("state", {})
+        state: dict[str, object] = scope.setdefault("state", {})
         state["request_id"] = request_id
         status, status_sent = 500, False
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from .. import jsonbody
@@ -86,7 +84,7 @@ async def post_events(request: Request, services: ServicesDep, _key: IngestKey) 
     return IngestAnswer(accepted=result.accepted, duplicates=result.duplicates)
 
 
-def _batch_size(document: Any) -> int:
+def _batch_size(document: object) -> int:
     events = document.get("events") if isinstance(document, dict) else None
     return len(events) if isinstance(events, list) else 0
 

@@ -25,35 +25,39 @@ def _figures(rows: Sequence[DayBill]) -> list[str]:
     return [format_credits(n) for row in rows for n in (sum(row.credits), *row.credits)]
 
 
-# Rows already written, by template, date and credits: reports of overlapping windows repeat
-# most of their days, and formatting ~800 figures costs more than the rest of a report.
-# Bounded: cleared when full.
-_WRITTEN: dict[tuple[str, date, tuple[int, ...]], str] = {}
-_WRITTEN_MAX = 1 << 14
+class WrittenRows:
+    """Rows already written, by template, date and credits: reports of overlapping windows
+    repeat most of their days, and formatting ~800 figures costs more than the rest of a
+    report. Bounded: cleared when full."""
+
+    MAX = 1 << 14
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[str, date, tuple[int, ...]], str] = {}
+
+    def join(self, rows: Sequence[DayBill], template: str, separator: str) -> str:
+        """The rows through `template` (three dates, then the figures), joined."""
+        written = self._texts
+        keys = [(template, bill.date, tuple(bill.credits)) for bill in rows]
+        texts = [written.get(key) for key in keys]
+        new = [i for i, text in enumerate(texts) if text is None]
+        if new:
+            figures = _figures([rows[i] for i in new])
+            if len(written) + len(new) > self.MAX:
+                written.clear()
+            for n, i in enumerate(new):
+                day = rows[i].date.isoformat()
+                text = template % (day, day, day, *figures[n * _FIGURES : (n + 1) * _FIGURES])
+                texts[i] = written[keys[i]] = text
+        return separator.join(cast(list[str], texts))
 
 
-def _rows(rows: Sequence[DayBill], template: str, separator: str) -> str:
-    """The rows through `template` (three dates, then the figures), joined by `separator`."""
-    keys = [(template, bill.date, tuple(bill.credits)) for bill in rows]
-    texts = [_WRITTEN.get(key) for key in keys]
-    new = [i for i, text in enumerate(texts) if text is None]
-    if new:
-        figures = _figures([rows[i] for i in new])
-        if len(_WRITTEN) + len(new) > _WRITTEN_MAX:
-            _WRITTEN.clear()
-        for n, i in enumerate(new):
-            day = rows[i].date.isoformat()
-            text = template % (day, day, day, *figures[n * _FIGURES : (n + 1) * _FIGURES])
-            texts[i] = _WRITTEN[keys[i]] = text
-    return separator.join(cast(list[str], texts))
+def rows_json(rows: Sequence[DayBill], written: WrittenRows) -> bytes:
+    return ("[" + written.join(rows, _JSON_ROW, ",") + "]").encode()
 
 
-def rows_json(rows: Sequence[DayBill]) -> bytes:
-    return ("[" + _rows(rows, _JSON_ROW, ",") + "]").encode()
-
-
-def rows_csv(rows: Sequence[DayBill]) -> bytes:
-    return (",".join(COLUMNS) + "\r\n" + _rows(rows, _CSV_ROW, "")).encode()
+def rows_csv(rows: Sequence[DayBill], written: WrittenRows) -> bytes:
+    return (",".join(COLUMNS) + "\r\n" + written.join(rows, _CSV_ROW, "")).encode()
 
 
 def total_json(first: date, last: date, credits: Sequence[int]) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
 
 from ..errors import Conflict, InvalidInput
 from ..events import MAX_BATCH
@@ -22,6 +21,16 @@ KEY = itemgetter(0, 1)  # an Event's (account_id, event_id)
 BOT = itemgetter(0, 2)  # and its (account_id, bot_id)
 
 MAX_GROUP_EVENTS = 8 * MAX_BATCH  # the most events written in one transaction
+
+# A Prepared as plain data for the pipe to the writer process: its fields, events as tuples.
+PlainPrepared = tuple[
+    int,
+    frozenset[str],
+    frozenset[Key],
+    list[tuple[object, ...]],
+    frozenset[tuple[str, str]],
+    ledger.Rollups,
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +83,7 @@ class Prepared:
         buckets = ledger.bucket_rollups(new)
         return cls(len(batch), accounts, frozenset(conflicts), new, bots, buckets)
 
-    def as_tuple(self) -> tuple[Any, ...]:
+    def as_tuple(self) -> PlainPrepared:
         """Plain data, which pickles fast: the events as tuples, not Events."""
         return (
             self.size,
@@ -86,7 +95,7 @@ class Prepared:
         )
 
     @classmethod
-    def from_tuple(cls, plain: tuple[Any, ...]) -> Prepared:
+    def from_tuple(cls, plain: PlainPrepared) -> Prepared:
         size, accounts, conflicts, new, bots, buckets = plain
         return cls(size, accounts, conflicts, list(map(Event._make, new)), bots, buckets)
 

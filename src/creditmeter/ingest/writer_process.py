@@ -32,11 +32,11 @@ from .. import gctuning
 from ..errors import Conflict, InvalidInput
 from ..settings import Settings
 from ..store import open_store
-from .batch import IngestResult, PendingBatch, Prepared
+from .batch import IngestResult, PendingBatch, PlainPrepared, Prepared
 from .queue import GroupQueue
 from .turn import write_group
 
-_Message = tuple[int, tuple[Any, ...]]  # a batch's number, and its Prepared as plain data
+_Message = tuple[int, PlainPrepared]  # a batch's number, and its Prepared as plain data
 
 
 class WriterProcess:

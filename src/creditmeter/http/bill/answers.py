@@ -73,9 +73,9 @@ def page_answer(services: Services, request: BillRequest) -> Answer:
         "X-Timezone": window.tz.key,
     }
     if as_csv:
-        answer = _answer("text/csv; charset=utf-8", rows_csv(rows), headers)
+        answer = _answer("text/csv; charset=utf-8", rows_csv(rows, services.written_rows), headers)
     else:
-        answer = _answer("application/json", rows_json(rows), headers)
+        answer = _answer("application/json", rows_json(rows, services.written_rows), headers)
     services.page_cache.put(asked, generation, (key, window.account_id, answer))
     return answer
 

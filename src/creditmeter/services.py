@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from .cache import GenerationCache
-from .http.metrics import Metrics
-from .http.ratelimit import RateLimiter
-from .http.render import WrittenRows
 from .ingest import Ingestion, ResendFilter
 from .keys import KeyCache
+from .metrics import Metrics
+from .ratelimit import RateLimiter
+from .render import WrittenRows
 from .settings import Settings
 from .store import Store, open_store
 from .store.directory import Account, KeyRecord

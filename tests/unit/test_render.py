@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from creditmeter.bills import DayBill
 from creditmeter.categories import CATEGORIES
-from creditmeter.http.render import COLUMNS, WrittenRows, rows_csv, rows_json
+from creditmeter.render import COLUMNS, WrittenRows, rows_csv, rows_json
 
 # Figures around the edges of six decimals and of float precision, up to a day's worst case.
 EDGES = [0, 1, 99, 100, 101, 999_999, 1_000_000, 10**15 - 1, 10**15, 10**15 + 1]

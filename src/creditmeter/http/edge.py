@@ -12,8 +12,8 @@ import uuid
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..metrics import Metrics
 from .errors import crash_body
-from .metrics import Metrics
 
 log = logging.getLogger("creditmeter.access")
 error_log = logging.getLogger("creditmeter.http")

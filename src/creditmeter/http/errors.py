@@ -22,7 +22,7 @@ from ..errors import (
     PayloadTooLarge,
     StoreUnavailable,
 )
-from .metrics import Metrics
+from ..metrics import Metrics
 
 log = logging.getLogger("creditmeter.http")
 

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 
 from ... import keys
 from ...bills import WholeDays, bill_page, bill_total
+from ...render import rows_csv, rows_json, total_json
 from ...services import Answer, Services
 from ..auth import admit
-from ..render import rows_csv, rows_json, total_json
 from .request import BillRequest, integer_param, read_window
 
 BillAnswer = Callable[[Services, BillRequest], Answer]

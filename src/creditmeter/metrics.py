@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from ..ingest import IngestResult
+from .ingest import IngestResult
 
 
 class Metrics:

@@ -6,7 +6,7 @@ import math
 import threading
 import time
 
-from ..errors import RateLimited
+from .errors import RateLimited
 
 
 class RateLimiter:

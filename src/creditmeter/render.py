@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import cast
 
-from ..bills import DayBill
-from ..categories import CATEGORIES
-from ..money import format_credits
+from .bills import DayBill
+from .categories import CATEGORIES
+from .money import format_credits
 
 COLUMNS = ("date", "start_date", "end_date", "total", *CATEGORIES)
 _FIGURES = len(COLUMNS) - 3

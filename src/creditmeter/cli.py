@@ -27,7 +27,6 @@ from .ingest import ingest
 from .money import format_credits
 from .settings import Settings
 from .store import Store, open_store
-from .store.directory import KeyRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
@@ -178,7 +177,7 @@ def keys_group() -> None:
     """API keys."""
 
 
-def _key_dict(record: KeyRecord) -> dict[str, Any]:
+def _key_dict(record: keys.Key) -> dict[str, Any]:
     fields = asdict(record)
     fields.pop("secret_hash")
     return fields

@@ -14,11 +14,11 @@ from anyio import to_thread
 from rbloom import Bloom
 from sqlalchemy import Connection
 
+from . import rollups
 from .clock import now_ms
 from .errors import Conflict, InvalidInput
-from .events import MAX_BATCH
-from .store import Store, directory, ledger
-from .store.ledger import Event
+from .events import MAX_BATCH, Event
+from .store import Store, directory, writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
         with store.write() as conn:
             zones = directory.account_zones(conn, prepared.accounts)
             result, stored, buckets, new_bots = _write(conn, prepared, zones, store.known_bots)
-            ledger.add_to_rollups(conn, buckets, stored, zones)
+            writes.add_to_rollups(conn, buckets, stored, zones)
         store.known_bots |= new_bots  # only once committed
         return result
     prepared, keys = _made_ready(store, batch)
@@ -99,7 +99,7 @@ def _look_up_stored(store: Store, keys: list[tuple[str, str]]) -> dict[tuple[str
     if not keys:
         return {}
     with store.read() as conn:
-        return ledger.stored(conn, keys)
+        return writes.stored(conn, keys)
 
 
 class _Resends:
@@ -109,7 +109,7 @@ class _Resends:
     a Bloom filter (no false negatives; 0.1% of the other keys are looked up for nothing)
     and emptied whenever SEEN_CAPACITY keys have gone in. An event stored through another
     process, or before this one started or last emptied its filter, is found by the
-    primary key in the turn instead (ledger.insert_new: a rollback and a look-up there, on
+    primary key in the turn instead (writes.insert_new: a rollback and a look-up there, on
     the path that only one writer at a time can take); once that happens, every key is
     looked up first until RESENDS_REMEMBERED batches in a row have held no such event."""
 
@@ -194,7 +194,7 @@ class Prepared:
     conflicts: frozenset[tuple[str, str]]
     new: Sequence[Event]
     bots: frozenset[tuple[str, str]]
-    buckets: ledger.Rollups
+    buckets: rollups.Rollups
 
     @classmethod
     def of(
@@ -219,7 +219,7 @@ class Prepared:
         new = sorted(sent.values())
         accounts = frozenset(e.account_id for e in batch)
         bots = frozenset(map(_BOT, new))
-        buckets = ledger.bucket_rollups(new)
+        buckets = rollups.bucket_rollups(new)
         return cls(len(batch), accounts, frozenset(conflicts), new, bots, buckets)
 
 
@@ -232,7 +232,7 @@ def _write(
     prepared: Prepared,
     zones: dict[str, str],
     known_bots: set[tuple[str, str]],
-) -> tuple[IngestResult, Sequence[Event], ledger.Rollups, frozenset[tuple[str, str]]]:
+) -> tuple[IngestResult, Sequence[Event], rollups.Rollups, frozenset[tuple[str, str]]]:
     """Writes one batch's new events in the open transaction; InvalidInput or Conflict when
     it must not be stored (the caller rolls it back). Returns what became of it, the events
     it stored and their bucket rollups (which the caller adds in the same transaction), and
@@ -244,14 +244,14 @@ def _write(
     new_bots = prepared.bots - known_bots
     directory.ensure_bots(conn, new_bots, now_ms())
     stored, buckets = prepared.new, prepared.buckets
-    found = ledger.insert_new(conn, stored)  # stored since they were looked up
+    found = writes.insert_new(conn, stored)  # stored since they were looked up
     if found:
         sent = {e.key: e for e in stored}
         conflicts = {key for key, event in found.items() if event.content != sent[key].content}
         if conflicts:
             raise _conflict(conflicts)
         stored = [e for e in stored if e.key not in found]
-        buckets = ledger.bucket_rollups(stored)
+        buckets = rollups.bucket_rollups(stored)
     result = IngestResult(len(stored), prepared.size - len(stored))
     return result, stored, buckets, new_bots
 
@@ -312,7 +312,7 @@ def write_together(store: Store, take: Callable[[], list[Waiting]]) -> None:
     batches that then fail."""
     group: list[Waiting] = []
     added: set[tuple[str, str]] = set()
-    buckets: ledger.Rollups = {}
+    buckets: rollups.Rollups = {}
     stored: list[Event] = []
     try:
         with store.write() as conn:
@@ -331,10 +331,10 @@ def write_together(store: Store, take: Callable[[], list[Waiting]]) -> None:
                     waiting.error = refused
                 else:
                     savepoint.commit()
-                    ledger.merge_rollups(buckets, batch_buckets)
+                    rollups.merge_rollups(buckets, batch_buckets)
                     stored += inserted
                     added |= new_bots
-            ledger.add_to_rollups(conn, buckets, stored, zones)
+            writes.add_to_rollups(conn, buckets, stored, zones)
     except BaseException as failure:
         # Every batch of the group fails with it (the batches that were waiting, when the
         # write turn itself could not be had). A leader whose own batch was not in the group

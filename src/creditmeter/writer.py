@@ -39,9 +39,9 @@ from sqlalchemy import exc as sa_exc
 
 from . import gctuning, ingest
 from .errors import Conflict, InvalidInput
+from .events import Event
 from .settings import Settings
 from .store import open_store
-from .store.ledger import Event
 
 _Message = tuple[int, tuple[Any, ...]]  # a batch's number, and its Prepared as plain data
 

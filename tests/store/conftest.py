@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from creditmeter import ingest
+from creditmeter.events import Event
 from creditmeter.store import Store
-from creditmeter.store.ledger import Event
 
 
 @pytest.fixture

@@ -18,15 +18,16 @@ from sqlalchemy import func, select
 
 from creditmeter import accounts, ingest
 from creditmeter.errors import Conflict, InvalidInput
+from creditmeter.events import Event
 from creditmeter.http import create_app
 from creditmeter.settings import Settings
 from creditmeter.store import Store
-from creditmeter.store.ledger import Event, rollup_mismatches
 from creditmeter.store.tables import usage_events
 from creditmeter.writer import WriterProcess, _Inbox, _plain
 from tests.conftest import make_key
 from tests.conftest import test_settings as settings_for_tests
 from tests.http.support import event, post_events
+from tests.rollup_check import rollup_mismatches
 
 T0 = 1_733_011_200_000  # 2024-12-01T00:00:00Z
 

@@ -11,11 +11,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from .. import keys
-from ..accounts import check_slug
+from ..accounts import Account
 from ..cache import GenerationCache
 from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from ..ids import check_slug
+from ..keys import Key
 from ..store import Store, directory
-from ..store.directory import Account, KeyRecord
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
@@ -38,7 +39,7 @@ async def read_call(store: Store, function: Callable[..., T], /, *args: Any, **k
     return await run_in_threadpool(function, *args, **kwargs)
 
 
-def key_of(request: Request) -> KeyRecord:
+def key_of(request: Request) -> Key:
     """The live key of the request's Bearer header, counted against its rate limit."""
     state = request.app.state
     return bearer_key(
@@ -51,7 +52,7 @@ def key_of(request: Request) -> KeyRecord:
 
 def bearer_key(
     app_state: Any, authorization: str, request_state: dict[str, Any], generation: int | None
-) -> KeyRecord:
+) -> Key:
     """The live key of an Authorization header, counted against its rate limit; the key
     and its account are noted in `request_state` for the access log."""
     scheme, _, token = authorization.partition(" ")
@@ -67,7 +68,7 @@ def bearer_key(
     return record
 
 
-def admit(app_state: Any, record: KeyRecord, request_state: dict[str, Any]) -> None:
+def admit(app_state: Any, record: Key, request_state: dict[str, Any]) -> None:
     """Counts a live key's request against its rate limit; notes the key and its account in
     `request_state` for the access log."""
     request_state["key_id"] = record.key_id
@@ -80,18 +81,18 @@ def admit(app_state: Any, record: KeyRecord, request_state: dict[str, Any]) -> N
 async def current_key(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> KeyRecord:
+) -> Key:
     # _bearer only documents the scheme in OpenAPI; key_of reads the header itself.
     return await read_call(request.app.state.store, key_of, request=request)
 
 
-AnyKey = Annotated[KeyRecord, Depends(current_key)]
+AnyKey = Annotated[Key, Depends(current_key)]
 
 
 def _require(scope: str) -> object:
     # async, though it waits for nothing: FastAPI runs a plain def dependency in its thread
     # pool, a hop to a thread and back for every ingest and admin request.
-    async def dependency(key: AnyKey) -> KeyRecord:
+    async def dependency(key: AnyKey) -> Key:
         if key.scope != scope:
             raise Forbidden(
                 f"this key has scope {key.scope!r}; this operation needs scope {scope!r}"
@@ -101,8 +102,8 @@ def _require(scope: str) -> object:
     return dependency
 
 
-IngestKey = Annotated[KeyRecord, Depends(_require("ingest"))]
-AdminKey = Annotated[KeyRecord, Depends(_require("admin"))]
+IngestKey = Annotated[Key, Depends(_require("ingest"))]
+AdminKey = Annotated[Key, Depends(_require("admin"))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ class Reader:
 
 def resolve_reader(
     store: Store,
-    key: KeyRecord,
+    key: Key,
     account_id: str | None,
     bot_id: str | None,
     cache: GenerationCache[str, Account] | None = None,

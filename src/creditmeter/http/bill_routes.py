@@ -18,11 +18,11 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import keys
-from ..accounts import SLUG
 from ..bills import WholeDays, Window, bill_page, bill_total
 from ..days import parse_instant_param, zone
 from ..errors import InvalidInput
-from ..store.directory import KeyRecord
+from ..ids import SLUG_JSON_PATTERN, is_slug
+from ..keys import Key
 from .auth import admit, bearer_key, read_call, resolve_reader
 from .render import rows_csv, rows_json, total_json
 from .schemas import BillTotal, DayRow, Error
@@ -40,7 +40,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": Error, "description": "Rate limit hit; see Retry-After."},
     503: {"model": Error, "description": "The store is unavailable; see Retry-After."},
 }
-_SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _ZONE_HEADER: dict[str, Any] = {
     "description": "The IANA zone the days were counted in: `timezone`, else the account's "
     "(so a client can turn local dates into start_time and end_time).",
@@ -81,12 +80,12 @@ _WINDOW_PARAMETERS = [
     ),
     _query(
         "bot_id",
-        {"type": "string", "pattern": _SLUG_PATTERN},
+        {"type": "string", "pattern": SLUG_JSON_PATTERN},
         "Only this bot's credits. A bot-bound key sees its own bot only.",
     ),
     _query(
         "account_id",
-        {"type": "string", "pattern": _SLUG_PATTERN},
+        {"type": "string", "pattern": SLUG_JSON_PATTERN},
         "Required with an admin key; with an account key absent or the key's own.",
     ),
 ]
@@ -147,12 +146,12 @@ def _integer(params: dict[str, str], name: str, default: int, low: int, high: in
 
 def _slug(params: dict[str, str], name: str) -> str | None:
     value = params.get(name)
-    if value is not None and not SLUG.fullmatch(value):
-        raise InvalidInput(f"{name}: {value!r} must match {_SLUG_PATTERN}")
+    if value is not None and not is_slug(value):
+        raise InvalidInput(f"{name}: {value!r} must match {SLUG_JSON_PATTERN}")
     return value
 
 
-def _window(state: Any, call: _Call, generation: int | None) -> tuple[KeyRecord, Window]:
+def _window(state: Any, call: _Call, generation: int | None) -> tuple[Key, Window]:
     """The key, then every parameter, then the access rules: the report this request may see."""
     key = bearer_key(state, call.authorization, call.state, generation)
     params = call.params
@@ -219,7 +218,7 @@ def page_answer(state: Any, call: _Call) -> Answer:
     # The same key asking the same question since the last commit (a dashboard polling)
     # gets the same page: only the key's expiry and its rate limit are checked again.
     asked = (hashlib.sha256(call.authorization.encode()).digest(), call.query, as_csv)
-    seen: tuple[KeyRecord, str, Answer] | None = state.page_cache.get(asked, generation)
+    seen: tuple[Key, str, Answer] | None = state.page_cache.get(asked, generation)
     if seen is not None:
         key, account_id, answer = seen
         admit(state, keys.live(key), call.state)

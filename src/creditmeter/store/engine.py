@@ -255,8 +255,9 @@ def schema_is_current(store: Store) -> bool:
         return MigrationContext.configure(conn).get_current_revision() == head
 
 
-def upgrade_schema(store: Store, *, attempts: int = 30) -> None:
-    """Apply every pending migration; safe when several processes start at once."""
+def upgrade_schema(store: Store, *, attempts: int = 30, revision: str = "head") -> None:
+    """Apply every pending migration (up to `revision`); safe when several processes start
+    at once."""
     for attempt in range(attempts):
         try:
             with store.engine.begin() as conn:
@@ -264,7 +265,7 @@ def upgrade_schema(store: Store, *, attempts: int = 30) -> None:
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
                     )
-                command.upgrade(_alembic_config(conn), "head")
+                command.upgrade(_alembic_config(conn), revision)
             return
         except exc.OperationalError as error:
             if attempt == attempts - 1:

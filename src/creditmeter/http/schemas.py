@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from ..categories import Category
 from ..ids import SLUG_JSON_PATTERN
 
 # Credits are written as exact JSON numbers by our own renderer (money.format_credits).
@@ -73,16 +74,7 @@ class UsageEventIn(BaseModel):
     )
     account_id: SlugStr
     bot_id: SlugStr
-    category: Literal[
-        "chat",
-        "knowledge_doc_indexing",
-        "knowledge_doc_storage",
-        "rerank",
-        "database_processing",
-        "tool_call",
-        "asr",
-        "tts",
-    ]
+    category: Category
     credits: Annotated[
         Decimal | str,
         WithJsonSchema(

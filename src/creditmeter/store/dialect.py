@@ -1,5 +1,6 @@
-"""What differs between the two databases a store runs on, chosen once per store
-(`Store.dialect`): how many rows travel in one statement, and how their values are bound."""
+"""What differs between the two databases a store runs on, as one object each (SQLITE,
+POSTGRESQL): how rows travel in one statement, how statements are cut, and whether writers
+run one at a time. `dialect_of` is the one place that tells which a connection speaks."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ class _SQLite(Dialect):
 
     def chunks(self, rows: Sequence[Any], width: int) -> Iterable[Sequence[Any]]:
         # Power-of-two sizes within the parameter limit: each connection caches its prepared
-        # statements, and one per batch size made the server grow past 400 MB.
+        # statements, and a large one per batch size grows the server (docs/benchmarks.md).
         limit = max(1, SQLITE_MAX_PARAMS // width)
         start = 0
         while start < len(rows):
@@ -123,6 +124,9 @@ POSTGRESQL: Final[Dialect] = _PostgreSQL(
 )
 
 
+_BY_NAME: Final = {"sqlite": SQLITE, "postgresql": POSTGRESQL}
+
+
 def dialect_of(engine: Engine | Connection) -> Dialect:
-    """The dialect of this engine's database: asked once, when a store is opened."""
-    return {"sqlite": SQLITE, "postgresql": POSTGRESQL}[engine.dialect.name]
+    """The dialect of this engine's (or connection's) database."""
+    return _BY_NAME[engine.dialect.name]

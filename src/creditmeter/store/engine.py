@@ -22,6 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreUnavailable
 from ..settings import Settings
+from .dialect import SQLITE, dialect_of
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHECKPOINT_PAGES = 10_000  # SQLite's automatic checkpoint, in pages of WAL
@@ -118,7 +119,7 @@ class Store:
     def __init__(self, engine: Engine, settings: Settings):
         self.engine = engine
         self.settings = settings
-        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.is_sqlite = dialect_of(engine) is SQLITE
         database = engine.url.database
         self._watch = (
             ChangeWatch(database)

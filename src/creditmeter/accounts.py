@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Connection
 
 from .bills import rebuild_days
 from .clock import now_ms
@@ -20,6 +22,12 @@ class Account:
     created_at: int
 
 
+def stored_account(conn: Connection, account_id: str) -> Account | None:
+    """The account as stored, read in the caller's transaction."""
+    row = directory.get_account(conn, account_id)
+    return None if row is None else Account(*row)
+
+
 def check_name(name: str) -> str:
     if not 1 <= len(name) <= 200 or not name.isprintable():
         raise InvalidInput("name: must be 1-200 printable characters")
@@ -33,14 +41,14 @@ def create_account(
     zone(timezone)
     account = Account(account_id, check_name(name or account_id), timezone, now_ms())
     with store.write() as conn:
-        if not directory.insert_account(conn, account):
+        if not directory.insert_account(conn, asdict(account)):
             raise Conflict(f"account {account_id!r} already exists")
     return account
 
 
 def get_account(*, store: Store, account_id: str) -> Account:
     with store.read() as conn:
-        account = directory.get_account(conn, account_id)
+        account = stored_account(conn, account_id)
     if account is None:
         raise NotFound(f"account {account_id!r} does not exist")
     return account
@@ -56,8 +64,9 @@ def update_account(
         zone(timezone)
         changes["timezone"] = timezone
     with store.write() as conn:
-        before = directory.get_account(conn, account_id)
-        account = directory.update_account(conn, account_id, **changes)
+        before = stored_account(conn, account_id)
+        row = directory.update_account(conn, account_id, **changes)
+        account = None if row is None else Account(*row)
         if before is not None and account is not None and before.timezone != account.timezone:
             rebuild_days(conn, account_id, account.timezone)  # whole days follow the new zone
     if account is None:
@@ -67,7 +76,7 @@ def update_account(
 
 def list_accounts(*, store: Store) -> list[Account]:
     with store.read() as conn:
-        return directory.list_accounts(conn)
+        return [Account(*row) for row in directory.list_accounts(conn)]
 
 
 def list_bots(*, store: Store, account_id: str) -> list[str]:

@@ -8,7 +8,7 @@ import re
 import secrets
 import string
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .cache import GenerationCache
 from .clock import now_ms
@@ -106,7 +106,7 @@ def create_key(
                 raise NotFound(f"account {account_id!r} does not exist")
             if bot_id is not None:
                 directory.ensure_bots(conn, [(account_id, bot_id)], created)
-        directory.insert_key(conn, record)
+        directory.insert_key(conn, asdict(record))
     return NewKey(record, token)
 
 
@@ -136,7 +136,8 @@ def authenticate(
     record = cache.get(digest, generation) if cache is not None else None
     if record is None:
         with store.read() as conn:
-            record = directory.get_key(conn, key_id)
+            row = directory.get_key(conn, key_id)
+        record = None if row is None else Key(*row)
         if record is None or not hmac.compare_digest(record.secret_hash, digest):
             raise Unauthorized()
         if cache is not None:
@@ -159,11 +160,11 @@ def revoke_key(*, store: Store, key_id: str) -> Key:
     with store.write() as conn:
         if not directory.revoke_key(conn, key_id, now_ms()):
             raise NotFound(f"key {key_id!r} does not exist")
-        record = directory.get_key(conn, key_id)
-    assert record is not None
-    return record
+        row = directory.get_key(conn, key_id)
+    assert row is not None
+    return Key(*row)
 
 
 def list_keys(*, store: Store, account_id: str | None = None) -> list[Key]:
     with store.read() as conn:
-        return directory.list_keys(conn, account_id)
+        return [Key(*row) for row in directory.list_keys(conn, account_id)]

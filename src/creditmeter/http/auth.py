@@ -11,12 +11,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from .. import keys
-from ..accounts import Account
+from ..accounts import Account, stored_account
 from ..cache import GenerationCache
 from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from ..ids import check_slug
 from ..keys import Key
-from ..store import Store, directory
+from ..store import Store
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
@@ -147,7 +147,7 @@ def resolve_reader(
     account = cache.get(account_id, generation) if cache is not None else None
     if account is None:
         with store.read() as conn:
-            account = directory.get_account(conn, account_id)
+            account = stored_account(conn, account_id)
         if account is not None and cache is not None:
             cache.put(account_id, generation, account)
     if account is None:

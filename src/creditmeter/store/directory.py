@@ -1,39 +1,34 @@
-"""SQL for who is who: accounts, bots and API keys."""
+"""SQL for who is who: accounts, bots and API keys. It takes and answers rows in the
+columns' order; the records (accounts.Account, keys.Key) are made by their services."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import Connection, exc, func, select, update
+from sqlalchemy import Connection, Row, exc, func, select, update
 
-# Imported as modules: the records are those services' own, and they use this module.
-from .. import accounts, keys
 from .dialect import dialect_of
-from .tables import accounts as account_rows
-from .tables import api_keys, bots
+from .tables import accounts, api_keys, bots
 
 
-def insert_account(conn: Connection, account: accounts.Account) -> bool:
+def insert_account(conn: Connection, account: Mapping[str, object]) -> bool:
     """False when the id is taken (the primary key decides, not a look-up)."""
     try:
         with conn.begin_nested():
-            conn.execute(account_rows.insert().values(**_fields(account)))
+            conn.execute(accounts.insert().values(**account))
     except exc.IntegrityError:
         return False
     return True
 
 
-def get_account(conn: Connection, account_id: str) -> accounts.Account | None:
-    row = conn.execute(select(account_rows).where(account_rows.c.id == account_id)).one_or_none()
-    return accounts.Account(*row) if row else None
+def get_account(conn: Connection, account_id: str) -> Row[Any] | None:
+    return conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
 
 
-def list_accounts(conn: Connection) -> list[accounts.Account]:
-    return [
-        accounts.Account(*row)
-        for row in conn.execute(select(account_rows).order_by(account_rows.c.id))
-    ]
+def list_accounts(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(select(accounts).order_by(accounts.c.id)))
 
 
 def account_zones(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
@@ -57,9 +52,9 @@ _ZONES_AS_JSON = (
 )
 
 
-def update_account(conn: Connection, account_id: str, **changes: str) -> accounts.Account | None:
+def update_account(conn: Connection, account_id: str, **changes: str) -> Row[Any] | None:
     if changes:
-        conn.execute(update(account_rows).where(account_rows.c.id == account_id).values(**changes))
+        conn.execute(update(accounts).where(accounts.c.id == account_id).values(**changes))
     return get_account(conn, account_id)
 
 
@@ -75,20 +70,19 @@ def ensure_bots(conn: Connection, pairs: Iterable[tuple[str, str]], now_ms: int)
         conn.execute(dialect_of(conn).insert(bots).on_conflict_do_nothing(), rows)
 
 
-def insert_key(conn: Connection, key: keys.Key) -> None:
-    conn.execute(api_keys.insert().values(**_fields(key)))
+def insert_key(conn: Connection, key: Mapping[str, object]) -> None:
+    conn.execute(api_keys.insert().values(**key))
 
 
-def get_key(conn: Connection, key_id: str) -> keys.Key | None:
-    row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one_or_none()
-    return keys.Key(*row) if row else None
+def get_key(conn: Connection, key_id: str) -> Row[Any] | None:
+    return conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one_or_none()
 
 
-def list_keys(conn: Connection, account_id: str | None) -> list[keys.Key]:
+def list_keys(conn: Connection, account_id: str | None) -> list[Row[Any]]:
     query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.key_id)
     if account_id is not None:
         query = query.where(api_keys.c.account_id == account_id)
-    return [keys.Key(*row) for row in conn.execute(query)]
+    return list(conn.execute(query))
 
 
 def revoke_key(conn: Connection, key_id: str, now_ms: int) -> bool:
@@ -99,7 +93,3 @@ def revoke_key(conn: Connection, key_id: str, now_ms: int) -> bool:
         .values(revoked_at=func.coalesce(api_keys.c.revoked_at, now_ms))
     )
     return bool(result.rowcount)
-
-
-def _fields(record: accounts.Account | keys.Key) -> dict[str, object]:
-    return {name: getattr(record, name) for name in record.__slots__}

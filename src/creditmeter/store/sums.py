@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cache
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache, partial
 from typing import Any, Final
 
 from sqlalchemy import Connection, func, select
@@ -20,11 +20,21 @@ _NO_SPAN: Final = (-1, 0, 0)  # pads a statement's spans: holds no instant
 _BUCKET_SUMS: Final = ", ".join(f"SUM(b.{c})" for c in CATEGORIES)
 
 
-def _spans(dialect: Dialect, spans: Sequence[Span]) -> tuple[int, tuple[Any, ...]]:
-    """The row count of the spans' statement (padded, so that reports reuse a few prepared
-    statements) and its parameters."""
-    rows = next(iter(dialect.padded_chunks(spans, _NO_SPAN, len(spans))))
-    return len(rows), dialect.params(rows)
+def _span_rows(
+    conn: Connection,
+    spans: Sequence[Span],
+    sql_of: Callable[[Dialect, int], str],
+    extra: tuple[Any, ...],
+    *,
+    chunked: bool = False,
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of the statement `sql_of(dialect, count)` over `spans` (padded, so that
+    reports reuse a few prepared statements), followed by the parameters `extra`; in several
+    statements when `chunked` (spans of many days, beyond SQLite's parameter limit)."""
+    dialect = dialect_of(conn)
+    for chunk in dialect.chunks(spans, len(_SPAN_TYPES)) if chunked else [spans]:
+        rows = next(iter(dialect.padded_chunks(chunk, _NO_SPAN, len(chunk))))
+        yield from run(conn, sql_of(dialect, len(rows)), (*dialect.params(rows), *extra))
 
 
 def _with_spans(dialect: Dialect, count: int) -> str:
@@ -47,14 +57,12 @@ def bucket_sums(
     """Sums of the rollup buckets inside each span (its ends are bucket edges)."""
     if not spans:
         return {}
-    dialect = dialect_of(conn)
-    count, params = _spans(dialect, spans)
-    rows = run(conn, _bucket_sums_sql(dialect, count), (*params, account_id, bot_id or ALL_BOTS))
+    rows = _span_rows(conn, spans, _bucket_sums_sql, (account_id, bot_id or ALL_BOTS))
     return {row[0]: [int(v or 0) for v in row[1:]] for row in rows}
 
 
 @cache
-def _raw_sums_sql(dialect: Dialect, count: int, one_bot: bool) -> str:
+def _raw_sums_sql(dialect: Dialect, count: int, one_bot: bool = False) -> str:
     p = dialect.placeholder
     bot_filter = f" AND e.bot_id = {p}" if one_bot else ""
     return (
@@ -71,12 +79,12 @@ def raw_sums(
     cover a whole bucket."""
     if not spans:
         return {}
-    dialect = dialect_of(conn)
-    count, params = _spans(dialect, spans)
-    extra = (account_id,) if bot_id is None else (account_id, bot_id)
-    sql = _raw_sums_sql(dialect, count, bot_id is not None)
+    if bot_id is None:
+        rows = _span_rows(conn, spans, _raw_sums_sql, (account_id,))
+    else:
+        rows = _span_rows(conn, spans, partial(_raw_sums_sql, one_bot=True), (account_id, bot_id))
     result: dict[int, Sums] = {}
-    for i, category, total in run(conn, sql, (*params, *extra)):
+    for i, category, total in rows:
         result.setdefault(i, [0] * len(CATEGORIES))[category] += int(total)
     return result
 
@@ -129,13 +137,8 @@ def bucket_sums_per_bot(
     conn: Connection, account_id: str, spans: Sequence[Span]
 ) -> dict[tuple[int, str], Sums]:
     """Like bucket_sums, for every bot (and the account-wide rows) at once."""
-    dialect = dialect_of(conn)
-    result: dict[tuple[int, str], Sums] = {}
-    for chunk in dialect.chunks(spans, len(_SPAN_TYPES)):
-        count, params = _spans(dialect, chunk)
-        for row in run(conn, _bucket_sums_per_bot_sql(dialect, count), (*params, account_id)):
-            result[(row[0], row[1])] = [int(v) for v in row[2:]]
-    return result
+    rows = _span_rows(conn, spans, _bucket_sums_per_bot_sql, (account_id,), chunked=True)
+    return {(row[0], row[1]): [int(v) for v in row[2:]] for row in rows}
 
 
 @cache
@@ -151,12 +154,9 @@ def raw_sums_per_bot(
     conn: Connection, account_id: str, spans: Sequence[Span]
 ) -> dict[tuple[int, str], Sums]:
     """Like raw_sums, for every bot and account-wide (bot ALL_BOTS) at once."""
-    dialect = dialect_of(conn)
     result: dict[tuple[int, str], Sums] = {}
-    for chunk in dialect.chunks(spans, len(_SPAN_TYPES)):
-        count, params = _spans(dialect, chunk)
-        sql = _raw_sums_per_bot_sql(dialect, count)
-        for i, bot, category, total in run(conn, sql, (*params, account_id)):
-            for key in ((i, bot), (i, ALL_BOTS)):
-                result.setdefault(key, [0] * len(CATEGORIES))[category] += int(total)
+    rows = _span_rows(conn, spans, _raw_sums_per_bot_sql, (account_id,), chunked=True)
+    for i, bot, category, total in rows:
+        for key in ((i, bot), (i, ALL_BOTS)):
+            result.setdefault(key, [0] * len(CATEGORIES))[category] += int(total)
     return result

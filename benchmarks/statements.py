@@ -4,8 +4,9 @@ same statements as SQLAlchemy Core, in one run, on a throwaway store.
     python -m benchmarks.statements --database-url sqlite:////tmp/statements.db
     python -m benchmarks.statements --database-url postgresql://postgres@127.0.0.1:5432/cmbench
 
-Times, per call (the median of --rounds rounds, text and Core in turns): writing a batch of 1,000 new events, and
-reading 90 days of daily rollups. The database must be empty (the benchmark fills it).
+Times, per call (the median of --rounds rounds, text and Core in turns): writing a batch
+of 1,000 new events, and reading 90 days of daily rollups. The database must be empty (the
+benchmark fills it).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # The PostgreSQL ingest benchmark's own database, made anew by `make bench`
 PG_BENCH_DB ?= cmbench
 
-.PHONY: install run test lint bench openapi clean
+.PHONY: install run test lint bench openapi categories clean
 
 $(BIN)/creditmeter: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: install
 ## openapi: write the served OpenAPI document to openapi.json (a test compares them)
 openapi: install
 	$(BIN)/python -m creditmeter.openapi > openapi.json
+
+## categories: write the dashboard's list of categories (a test compares them)
+categories: install
+	$(BIN)/python -m creditmeter.dashboard.categories
 
 ## bench: every figure of docs/benchmarks.md (needs Debian's wrk; ~15 min, stores kept in BENCH_DIR)
 BENCH_DIR ?= /tmp

@@ -20,10 +20,10 @@ from datetime import date, timedelta
 from creditmeter import accounts
 from creditmeter.categories import CATEGORIES
 from creditmeter.days import day_start_ms, zone
+from creditmeter.events import Event
 from creditmeter.ingest import Ingestion
 from creditmeter.settings import Settings
 from creditmeter.store import open_store
-from creditmeter.store.ledger import Event
 
 ACCOUNTS = 50
 DAYS = 400

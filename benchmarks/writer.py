@@ -33,7 +33,7 @@ from creditmeter.ingest.batch import PendingBatch
 from creditmeter.ingest.turn import write_group
 from creditmeter.ingest.writer_process import writer_pragmas
 from creditmeter.settings import Settings
-from creditmeter.store import ledger, open_store
+from creditmeter.store import open_store, writes
 
 from .ingest import BATCH, make_events, prepare
 
@@ -69,7 +69,7 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="cm-writer-"))
     try:
-        url = f"sqlite:///{folder / 'ledger.db'}"
+        url = f"sqlite:///{folder / 'writes.db'}"
         prepare(url)
         stream = make_events(args.events, "w", 1)
         ready = [
@@ -81,9 +81,9 @@ def main() -> None:
         for pragma in args.pragma:
             event.listen(store.engine, "connect", _run(f"PRAGMA {pragma}"))
         spent = {"insert": 0.0, "rollups": 0.0}
-        insert_new, add_to_rollups = ledger.insert_new, ledger.add_to_rollups
-        ledger.insert_new = _timed(spent, "insert", insert_new)
-        ledger.add_to_rollups = _timed(spent, "rollups", add_to_rollups)
+        insert_new, add_to_rollups = writes.insert_new, writes.add_to_rollups
+        writes.insert_new = _timed(spent, "insert", insert_new)
+        writes.add_to_rollups = _timed(spent, "rollups", add_to_rollups)
         gctuning.settle()
 
         groups = [ready[i : i + args.group] for i in range(0, len(ready), args.group)]
@@ -101,7 +101,7 @@ def main() -> None:
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             fifths.append((len(ready), time.perf_counter()))
         finally:
-            ledger.insert_new, ledger.add_to_rollups = insert_new, add_to_rollups
+            writes.insert_new, writes.add_to_rollups = insert_new, add_to_rollups
             store.dispose()
 
         per_batch = 1000 / len(ready)
@@ -113,7 +113,7 @@ def main() -> None:
         )
         for (first, at), (last, then) in itertools.pairwise(fifths):
             print(f"  batches {first}-{last}: {(last - first) * BATCH / (then - at):,.0f} events/s")
-        size = sum(p.stat().st_size for p in folder.glob("ledger.db*"))
+        size = sum(p.stat().st_size for p in folder.glob("writes.db*"))
         print(f"disk: {size / len(stream):.0f} bytes per event, rollups included")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Connection
 
 from .bills import rebuild_days
 from .clock import now_ms
 from .days import zone
 from .errors import Conflict, InvalidInput, NotFound
-from .store import Store
-from .store import directory as sql
-from .store.directory import Account
-
-SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-SLUG_RULE = "1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
+from .ids import check_slug
+from .store import Store, directory
 
 
-def check_slug(field: str, value: str) -> str:
-    if not SLUG.fullmatch(value):
-        raise InvalidInput(f"{field}: {value!r} is not a valid id ({SLUG_RULE})")
-    return value
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+    timezone: str
+    created_at: int
+
+
+def stored_account(conn: Connection, account_id: str) -> Account | None:
+    """The account as stored, read in the caller's transaction."""
+    row = directory.get_account(conn, account_id)
+    return None if row is None else Account(*row)
 
 
 def check_name(name: str) -> str:
@@ -35,14 +41,14 @@ def create_account(
     zone(timezone)
     account = Account(account_id, check_name(name or account_id), timezone, now_ms())
     with store.write() as conn:
-        if not sql.insert_account(conn, account):
+        if not directory.insert_account(conn, asdict(account)):
             raise Conflict(f"account {account_id!r} already exists")
     return account
 
 
 def get_account(*, store: Store, account_id: str) -> Account:
     with store.read() as conn:
-        account = sql.get_account(conn, account_id)
+        account = stored_account(conn, account_id)
     if account is None:
         raise NotFound(f"account {account_id!r} does not exist")
     return account
@@ -58,8 +64,9 @@ def update_account(
         zone(timezone)
         changes["timezone"] = timezone
     with store.write() as conn:
-        before = sql.get_account(conn, account_id)
-        account = sql.update_account(conn, account_id, **changes)
+        before = stored_account(conn, account_id)
+        row = directory.update_account(conn, account_id, **changes)
+        account = None if row is None else Account(*row)
         if before is not None and account is not None and before.timezone != account.timezone:
             rebuild_days(conn, account_id, account.timezone)  # whole days follow the new zone
     if account is None:
@@ -69,9 +76,9 @@ def update_account(
 
 def list_accounts(*, store: Store) -> list[Account]:
     with store.read() as conn:
-        return sql.list_accounts(conn)
+        return [Account(*row) for row in directory.list_accounts(conn)]
 
 
 def list_bots(*, store: Store, account_id: str) -> list[str]:
     with store.read() as conn:
-        return sql.list_bots(conn, account_id)
+        return directory.list_bots(conn, account_id)

@@ -20,19 +20,18 @@ from .cache import GenerationCache
 from .categories import CATEGORIES
 from .days import Day, day_start_ms, days_between, naive_day_count, zone
 from .errors import InvalidInput
+from .rollups import BUCKET_MS, Sums
 from .store import Store
-from .store.ledger import (
-    BUCKET_MS,
+from .store.sums import (
     Span,
-    Sums,
     bucket_sums,
     bucket_sums_per_bot,
     day_sums,
     raw_sums,
     raw_sums_per_bot,
-    replace_days,
     rollup_range,
 )
+from .store.writes import replace_days
 
 ONE_DAY = timedelta(days=1)
 PAGE_MAX_DAYS = 90

@@ -27,7 +27,6 @@ from .money import format_credits
 from .services import Services
 from .settings import Settings
 from .store import Store, open_store
-from .store.directory import KeyRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
@@ -183,7 +182,7 @@ def keys_group() -> None:
     """API keys."""
 
 
-def _key_dict(record: KeyRecord) -> dict[str, Any]:
+def _key_dict(record: keys.Key) -> dict[str, Any]:
     fields = asdict(record)
     fields.pop("secret_hash")
     return fields

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from .categories import CATEGORY_INDEX
 from .clock import now_ms
 from .days import day_start_ms, local_date, zone
-from .store.ledger import Event
+from .events import Event
 
 ACCOUNT_ID = "demo"
 ACCOUNT_NAME = "Demo Company"

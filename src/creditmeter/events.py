@@ -1,4 +1,4 @@
-"""Usage events as clients send them, validated into ledger Events: a whole batch at once,
+"""Usage events as clients send them, validated into Events: a whole batch at once,
 and every error of a bad batch listed."""
 
 from __future__ import annotations
@@ -8,16 +8,15 @@ import re
 from collections.abc import Collection
 from functools import cache
 from operator import itemgetter, methodcaller
-from typing import Any
+from typing import Any, NamedTuple
 
-from .accounts import SLUG, SLUG_RULE
 from .categories import CATEGORIES, CATEGORY_INDEX
 from .clock import now_ms
 from .days import parse_rfc3339_ms
 from .errors import InvalidInput
+from .ids import SLUG, SLUG_RULE
 from .jsonbody import NUMBER_TYPES, JsonNumber, number_text, plain
 from .money import MAX_CREDITS_MICRO, parse_credits
-from .store.ledger import Event
 
 MAX_BATCH = 1000
 MAX_METADATA_BYTES = 4096
@@ -27,6 +26,28 @@ EVENT_ID = re.compile(r"[!-~]{1,128}")
 REQUIRED = ("id", "account_id", "bot_id", "category", "credits", "timestamp")
 OPTIONAL = ("conversation_id", "metadata")
 FIELDS = frozenset(REQUIRED + OPTIONAL)
+
+
+class Event(NamedTuple):
+    """A validated event, ready to store: credits in micro-credits, ts in ms,
+    metadata as canonical JSON text, category as its index in CATEGORIES."""
+
+    account_id: str
+    event_id: str
+    bot_id: str
+    category: int
+    credits: int
+    ts: int
+    conversation_id: str | None
+    metadata: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.account_id, self.event_id)
+
+    @property
+    def content(self) -> tuple[Any, ...]:
+        return tuple(self[2:])
 
 
 class _FieldError(Exception):

@@ -15,7 +15,7 @@ from .events import MAX_BATCH, OPTIONAL, REQUIRED, parse_batch
 from .ingest import Ingestion, conflicting
 from .jsonbody import JsonNumber
 from .jsonbody import decode as decode_json
-from .store import Store, directory, ledger
+from .store import Store, directory, writes
 
 CSV_FIELDS = (*REQUIRED, *OPTIONAL)  # an event's fields, in the order of the contract
 
@@ -96,7 +96,7 @@ def _check_file(store: Store, path: Path, fmt: str) -> int:
         batch = _validated(lines, raw_events)
         total += len(batch)
         with store.read() as conn:
-            stored = ledger.stored(conn, [event.key for event in batch])
+            stored = writes.stored(conn, [event.key for event in batch])
         for line, event in zip(lines, batch, strict=True):
             account_lines.setdefault(event.account_id, line)
             first_line, content = first_seen.setdefault(event.key, (line, hash(event.content)))

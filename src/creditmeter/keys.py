@@ -8,14 +8,12 @@ import re
 import secrets
 import string
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .cache import GenerationCache
 from .clock import now_ms
 from .errors import InvalidInput, NotFound, Unauthorized
-from .store import Store
-from .store import directory as sql
-from .store.directory import KeyRecord
+from .store import Store, directory
 
 SCOPES = ("read", "ingest", "admin")
 PREFIXES = {"read": "cmr", "ingest": "cmi", "admin": "cma"}
@@ -27,8 +25,23 @@ MAX_EXPIRY_DAYS = 36_500
 
 
 @dataclass(frozen=True, slots=True)
+class Key:
+    """An API key as stored: its secret only as a hash."""
+
+    key_id: str
+    secret_hash: str
+    scope: str
+    account_id: str | None
+    bot_id: str | None
+    name: str | None
+    created_at: int
+    expires_at: int | None
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class NewKey:
-    record: KeyRecord
+    record: Key
     token: str  # shown once, never stored
 
 
@@ -76,7 +89,7 @@ def create_key(
     body = f"{PREFIXES[scope]}_{key_id}_{_random(_SECRET_CHARS)}"
     token = body + checksum(body)
     created = now_ms()
-    record = KeyRecord(
+    record = Key(
         key_id=key_id,
         secret_hash=hash_token(token),
         scope=scope,
@@ -89,11 +102,11 @@ def create_key(
     )
     with store.write() as conn:
         if account_id is not None:
-            if sql.get_account(conn, account_id) is None:
+            if directory.get_account(conn, account_id) is None:
                 raise NotFound(f"account {account_id!r} does not exist")
             if bot_id is not None:
-                sql.ensure_bots(conn, [(account_id, bot_id)], created)
-        sql.insert_key(conn, record)
+                directory.ensure_bots(conn, [(account_id, bot_id)], created)
+        directory.insert_key(conn, asdict(record))
     return NewKey(record, token)
 
 
@@ -105,12 +118,12 @@ def parse_token(token: str) -> str | None:
     return match.group(2)
 
 
-KeyCache = GenerationCache[str, KeyRecord]  # token hash -> key; see authenticate
+KeyCache = GenerationCache[str, Key]  # token hash -> key; see authenticate
 
 
 def authenticate(
     *, store: Store, token: str, cache: KeyCache | None = None, generation: int | None = None
-) -> KeyRecord:
+) -> Key:
     """The live key this token is; Unauthorized (one message for every reason) otherwise.
 
     With a cache, a key read once is reused while nothing is committed anywhere: a
@@ -123,7 +136,8 @@ def authenticate(
     record = cache.get(digest, generation) if cache is not None else None
     if record is None:
         with store.read() as conn:
-            record = sql.get_key(conn, key_id)
+            row = directory.get_key(conn, key_id)
+        record = None if row is None else Key(*row)
         if record is None or not hmac.compare_digest(record.secret_hash, digest):
             raise Unauthorized()
         if cache is not None:
@@ -131,26 +145,26 @@ def authenticate(
     return live(record)
 
 
-def live(record: KeyRecord) -> KeyRecord:
+def live(record: Key) -> Key:
     """The key, if it is still live now; Unauthorized once it is revoked or expired."""
     if not is_live(record, now_ms()):
         raise Unauthorized()
     return record
 
 
-def is_live(record: KeyRecord, now: int) -> bool:
+def is_live(record: Key, now: int) -> bool:
     return record.revoked_at is None and (record.expires_at is None or now < record.expires_at)
 
 
-def revoke_key(*, store: Store, key_id: str) -> KeyRecord:
+def revoke_key(*, store: Store, key_id: str) -> Key:
     with store.write() as conn:
-        if not sql.revoke_key(conn, key_id, now_ms()):
+        if not directory.revoke_key(conn, key_id, now_ms()):
             raise NotFound(f"key {key_id!r} does not exist")
-        record = sql.get_key(conn, key_id)
-    assert record is not None
-    return record
+        row = directory.get_key(conn, key_id)
+    assert row is not None
+    return Key(*row)
 
 
-def list_keys(*, store: Store, account_id: str | None = None) -> list[KeyRecord]:
+def list_keys(*, store: Store, account_id: str | None = None) -> list[Key]:
     with store.read() as conn:
-        return sql.list_keys(conn, account_id)
+        return [Key(*row) for row in directory.list_keys(conn, account_id)]

@@ -6,23 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from .accounts import Account
 from .cache import GenerationCache
 from .ingest import Ingestion, ResendFilter
-from .keys import KeyCache
+from .keys import Key, KeyCache
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .render import WrittenRows
+from .rollups import Sums
 from .settings import Settings
 from .store import Store, open_store
-from .store.directory import Account, KeyRecord
-from .store.ledger import Sums
 
 # A bill answer as sent: its raw response headers and its body.
 Answer = tuple[list[tuple[bytes, bytes]], bytes]
 # A page asked: the key's hash, the query string, and whether CSV was asked for.
 PageQuestion = tuple[bytes, bytes, bool]
 # What a cached page remembers: the key that asked, the account it read, the answer.
-CachedPage = tuple[KeyRecord, str, Answer]
+CachedPage = tuple[Key, str, Answer]
 DaysOf = tuple[str, str | None, str]  # account, bot (or all), zone
 
 

@@ -43,7 +43,7 @@ EVENTS = "/v1/usage/events"
 
 def _batch_body(tag: str, minute: int, size: int) -> tuple[bytes, Decimal]:
     """A pre-encoded batch of `size` events (so the load is the server's work, not ours)."""
-    events = [
+    events: list[dict[str, Any]] = [
         {"id": f"{tag}-{i}", "account_id": "load", "bot_id": f"b{i % 4}",
          "category": CATEGORIES[i % 8], "credits": f"{i % 50}.125",
          "timestamp": DEC_1_MS + minute * 60_000 + i}

@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from creditmeter import accounts
+from creditmeter.events import Event
 from creditmeter.ingest import Ingestion
 from creditmeter.settings import Settings
 from creditmeter.store import Store, open_store
-from creditmeter.store.ledger import Event
 from tests.conftest import bearer
 from tests.http.support import BILL_PAGE, DAY, DEC_1, DECEMBER, HOUR, event, exact, post_events
 

@@ -31,19 +31,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from creditmeter import accounts
+from creditmeter.categories import CATEGORIES
 from creditmeter.store import Store
 from tests.conftest import bearer, make_key
 
-CATEGORIES = (
-    "chat",
-    "knowledge_doc_indexing",
-    "knowledge_doc_storage",
-    "rerank",
-    "database_processing",
-    "tool_call",
-    "asr",
-    "tts",
-)
 FIELDS = ["date", "start_date", "end_date", "total", *CATEGORIES]
 ZONES = (
     "UTC",

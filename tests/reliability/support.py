@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
+from tests.rollup_check import rollup_mismatches
 from tests.support.server import Server
 from tests.support.stores import opened_store, throwaway_store_url
 
@@ -30,7 +31,6 @@ from creditmeter import accounts, keys
 from creditmeter.categories import CATEGORIES
 from creditmeter.money import parse_credits
 from creditmeter.store import Store
-from creditmeter.store.ledger import rollup_mismatches
 
 SCALE = os.environ.get("CREDITMETER_RELIABILITY_SCALE", "ci").lower()
 FULL = SCALE == "full"

@@ -14,13 +14,14 @@ from sqlalchemy import event, func, select
 
 from creditmeter import accounts
 from creditmeter.errors import Conflict, InvalidInput
+from creditmeter.events import Event
 from creditmeter.ingest import MAX_GROUP_EVENTS, Ingestion, IngestResult
 from creditmeter.ingest.group_commit import GroupCommit
 from creditmeter.ingest.resends import RESENDS_REMEMBERED, ResendFilter
 from creditmeter.settings import Settings
-from creditmeter.store import Store, ledger, open_store
-from creditmeter.store.ledger import Event, rollup_mismatches
+from creditmeter.store import Store, open_store, sums, writes
 from creditmeter.store.tables import usage_events
+from tests.rollup_check import rollup_mismatches
 from tests.store.conftest import RecordingResends
 
 T0 = 1_733_011_200_000  # 2024-12-01T00:00:00Z
@@ -113,7 +114,7 @@ def test_waiting_batches_share_one_commit_and_keep_their_own_fates(
     with acme.read() as conn:
         assert rollup_mismatches(conn, "acme") == 0
         assert rollup_mismatches(conn, "beta") == 0
-        assert {"bot-0", "bot-1", "bot-2"} <= set(ledger.bots_with_usage(conn, "acme"))
+        assert {"bot-0", "bot-1", "bot-2"} <= set(sums.bots_with_usage(conn, "acme"))
 
 
 def test_a_group_is_capped_in_size(acme: Store, ingestion: Ingestion) -> None:
@@ -130,7 +131,7 @@ def test_a_failed_commit_fails_every_batch_of_the_group(
     def failing(*_args: Any) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(ledger, "add_to_rollups", failing)
+    monkeypatch.setattr(writes, "add_to_rollups", failing)
     futures = _queued_together(ingestion, [_batch("f", 10), _batch("g", 20), _batch("h", 30)])
     for future in futures:
         with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
@@ -214,5 +215,5 @@ def test_optional_fields_are_stored_whether_or_not_other_events_of_the_batch_hav
     for batch in (bare, some):
         assert ingestion.ingest(batch) == IngestResult(3, 0)
     with acme.read() as conn:
-        found = ledger.stored(conn, [e.key for e in bare + some])
+        found = writes.stored(conn, [e.key for e in bare + some])
     assert found == {e.key: e for e in bare + some}

@@ -20,9 +20,9 @@ from sqlalchemy import func, select, text
 
 from creditmeter import accounts
 from creditmeter.errors import Conflict
+from creditmeter.events import Event
 from creditmeter.ingest import Ingestion
-from creditmeter.store import Store, ledger
-from creditmeter.store.ledger import Event, rollup_mismatches
+from creditmeter.store import Store, writes
 from creditmeter.store.tables import usage_events
 from tests.conftest import bearer, make_key
 from tests.http.test_oracle import (
@@ -39,6 +39,7 @@ from tests.http.test_oracle import (
     instants,
     queries,
 )
+from tests.rollup_check import rollup_mismatches
 
 # --- Exactly once, rollups included ---------------------------------------------------------
 
@@ -285,11 +286,11 @@ def test_an_event_another_transaction_inserts_meanwhile_is_stored_once(
 
     def insert_both() -> dict[tuple[str, str], Event]:
         with store.write() as conn:
-            return ledger.insert_new(conn, [theirs, ours])
+            return writes.insert_new(conn, [theirs, ours])
 
     with ThreadPoolExecutor(1) as pool, store.engine.connect() as other:
         transaction = other.begin()
-        ledger.insert_new(other, [theirs])
+        writes.insert_new(other, [theirs])
         found = pool.submit(insert_both)
         _wait_for_a_lock_wait(store)
         if they_commit:
@@ -298,7 +299,7 @@ def test_an_event_another_transaction_inserts_meanwhile_is_stored_once(
             transaction.rollback()
         assert found.result(timeout=30) == ({theirs.key: theirs} if they_commit else {})
     with store.read() as conn:
-        assert ledger.stored(conn, [theirs.key, ours.key]) == {theirs.key: theirs, ours.key: ours}
+        assert writes.stored(conn, [theirs.key, ours.key]) == {theirs.key: theirs, ours.key: ours}
 
 
 def test_stored_events_are_found_however_many_keys_are_looked_up(store: Store) -> None:
@@ -312,10 +313,10 @@ def test_stored_events_are_found_however_many_keys_are_looked_up(store: Store) -
         Ingestion.of(store).ingest(events[start : start + 1000])
     wanted = [e.key for e in events[::2]] + [("many", "absent"), events[0].key]
     with store.read() as conn:
-        assert ledger.stored(conn, []) == {}
-        assert ledger.stored(conn, [events[1].key]) == {events[1].key: events[1]}
-        assert ledger.stored(conn, wanted) == {e.key: e for e in events[::2]}
-        assert ledger.stored(conn, [e.key for e in events]) == {e.key: e for e in events}
+        assert writes.stored(conn, []) == {}
+        assert writes.stored(conn, [events[1].key]) == {events[1].key: events[1]}
+        assert writes.stored(conn, wanted) == {e.key: e for e in events[::2]}
+        assert writes.stored(conn, [e.key for e in events]) == {e.key: e for e in events}
 
 
 def _wait_for_a_lock_wait(store: Store) -> None:

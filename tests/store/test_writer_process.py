@@ -18,17 +18,18 @@ from sqlalchemy import func, select
 
 from creditmeter import accounts
 from creditmeter.errors import Conflict, InvalidInput
+from creditmeter.events import Event
 from creditmeter.http import create_app
 from creditmeter.ingest import MAX_GROUP_EVENTS, Ingestion, IngestResult, Prepared
 from creditmeter.ingest.batch import PendingBatch
 from creditmeter.ingest.writer_process import Inbox, WriterProcess
 from creditmeter.settings import Settings
 from creditmeter.store import Store
-from creditmeter.store.ledger import Event, rollup_mismatches
 from creditmeter.store.tables import usage_events
 from tests.conftest import make_key
 from tests.conftest import test_settings as settings_for_tests
 from tests.http.support import event, post_events
+from tests.rollup_check import rollup_mismatches
 from tests.store.conftest import RecordingResends
 
 T0 = 1_733_011_200_000  # 2024-12-01T00:00:00Z

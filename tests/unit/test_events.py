@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from creditmeter import events, jsonbody
 from creditmeter.errors import InvalidInput
+from creditmeter.events import Event
 from creditmeter.jsonbody import JsonNumber
 from creditmeter.money import parse_credits
-from creditmeter.store.ledger import Event
 
 NOW = 1_735_000_000_000  # 2024-12-24: the clock both ways read, so "the future" stays put
 DAY = 24 * 3_600_000

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from creditmeter import rollups
 from creditmeter.categories import CATEGORIES
 from creditmeter.days import bucket_day, day_number
-from creditmeter.store import ledger
-from creditmeter.store.ledger import ALL_BOTS, BUCKET_MS, Event
+from creditmeter.events import Event
+from creditmeter.rollups import ALL_BOTS, BUCKET_MS
 
 ZONES = {
     "acme": "Asia/Shanghai",
@@ -55,9 +56,9 @@ def _one_by_one(
 
 @given(events_strategy)
 def test_bucket_and_day_rollups_equal_sums_made_event_by_event(events: list[Event]) -> None:
-    buckets = ledger.bucket_rollups(events)
+    buckets = rollups.bucket_rollups(events)
     assert buckets == _one_by_one(events, lambda e: e.ts - e.ts % BUCKET_MS)
-    days = ledger.day_rollups(buckets, events, ZONES)
+    days = rollups.day_rollups(buckets, events, ZONES)
     assert days == _one_by_one(events, lambda e: day_number(e.ts, ZONES[e.account_id]))
 
 
@@ -69,9 +70,9 @@ def test_a_bucket_split_by_a_clock_change_puts_each_event_on_its_own_day(
     # one is taken here by a bucket_day that calls every other bucket split.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
-            ledger, "bucket_day", lambda b, tz: -1 if b // BUCKET_MS % 2 else bucket_day(b, tz)
+            rollups, "bucket_day", lambda b, tz: -1 if b // BUCKET_MS % 2 else bucket_day(b, tz)
         )
-        days = ledger.day_rollups(ledger.bucket_rollups(events), events, ZONES)
+        days = rollups.day_rollups(rollups.bucket_rollups(events), events, ZONES)
     assert days == _one_by_one(events, lambda e: day_number(e.ts, ZONES[e.account_id]))
 
 
@@ -81,7 +82,7 @@ def test_merged_rollups_are_the_rollups_of_both() -> None:
         Event("acme", "2", "b1", 0, 7, DST_2024 + 1, None, None),
         Event("acme", "3", "b2", 3, 1, DST_2024 + BUCKET_MS, None, None),
     ]
-    merged = ledger.bucket_rollups(first)
-    ledger.merge_rollups(merged, ledger.bucket_rollups(second))
-    assert merged == ledger.bucket_rollups(first + second)
-    assert ledger.bucket_rollups(first)[("acme", "b1", DST_2024)][0] == 5  # not changed
+    merged = rollups.bucket_rollups(first)
+    rollups.merge_rollups(merged, rollups.bucket_rollups(second))
+    assert merged == rollups.bucket_rollups(first + second)
+    assert rollups.bucket_rollups(first)[("acme", "b1", DST_2024)][0] == 5  # not changed

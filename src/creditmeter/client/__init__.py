@@ -9,6 +9,7 @@
 See docs/client.md.
 """
 
+from ..categories import Category
 from .calls import EventLike, Instant, RetryPolicy
 from .clients import AsyncClient, Client
 from .errors import (
@@ -27,7 +28,6 @@ from .errors import (
 from .models import (
     Account,
     BillTotal,
-    Category,
     DayRow,
     IngestResult,
     Key,

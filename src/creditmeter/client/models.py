@@ -8,18 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from ..categories import CATEGORIES
-
-Category = Literal[
-    "chat",
-    "knowledge_doc_indexing",
-    "knowledge_doc_storage",
-    "rerank",
-    "database_processing",
-    "tool_call",
-    "asr",
-    "tts",
-]
+from ..categories import CATEGORIES, Category
 
 
 def _credits(value: Any) -> Decimal:

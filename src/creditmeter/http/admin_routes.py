@@ -7,7 +7,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from .. import accounts, keys
-from ..store.directory import KeyRecord
+from ..keys import Key
 from .auth import AdminKey, StoreDep
 from .schemas import AccountIn, AccountOut, AccountPatch, Error, KeyIn, KeyOut, NewKeyOut
 
@@ -26,7 +26,7 @@ _CONFLICT: dict[int | str, dict[str, object]] = {
 }
 
 
-def _key_out(record: KeyRecord) -> KeyOut:
+def _key_out(record: Key) -> KeyOut:
     fields = asdict(record)
     fields.pop("secret_hash")
     return KeyOut(**fields)

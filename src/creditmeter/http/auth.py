@@ -11,12 +11,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from .. import keys
-from ..accounts import check_slug
+from ..accounts import Account, stored_account
 from ..cache import GenerationCache
 from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from ..ids import check_slug
+from ..keys import Key
 from ..services import Services
-from ..store import Store, directory
-from ..store.directory import Account, KeyRecord
+from ..store import Store
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
@@ -56,7 +57,7 @@ async def run_read(
     return await run_in_threadpool(function, *args, **kwargs)
 
 
-def key_of(request: Request) -> KeyRecord:
+def key_of(request: Request) -> Key:
     """The live key of the request's Bearer header, counted against its rate limit."""
     services = services_of(request)
     return bearer_key(
@@ -69,7 +70,7 @@ def key_of(request: Request) -> KeyRecord:
 
 def bearer_key(
     services: Services, authorization: str, notes: RequestNotes, generation: int | None
-) -> KeyRecord:
+) -> Key:
     """The live key of an Authorization header, counted against its rate limit; the key
     and its account are noted in `notes` for the access log."""
     scheme, _, token = authorization.partition(" ")
@@ -85,7 +86,7 @@ def bearer_key(
     return record
 
 
-def admit(services: Services, record: KeyRecord, notes: RequestNotes) -> None:
+def admit(services: Services, record: Key, notes: RequestNotes) -> None:
     """Counts a live key's request against its rate limit; notes the key and its account in
     `notes` for the access log."""
     notes["key_id"] = record.key_id
@@ -98,18 +99,18 @@ def admit(services: Services, record: KeyRecord, notes: RequestNotes) -> None:
 async def current_key(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> KeyRecord:
+) -> Key:
     # _bearer only documents the scheme in OpenAPI; key_of reads the header itself.
     return await run_read(services_of(request).store, key_of, request)
 
 
-AnyKey = Annotated[KeyRecord, Depends(current_key)]
+AnyKey = Annotated[Key, Depends(current_key)]
 
 
 def _require(scope: str) -> object:
     # async, though it waits for nothing: FastAPI runs a plain def dependency in its thread
     # pool, a hop to a thread and back for every ingest and admin request.
-    async def dependency(key: AnyKey) -> KeyRecord:
+    async def dependency(key: AnyKey) -> Key:
         if key.scope != scope:
             raise Forbidden(
                 f"this key has scope {key.scope!r}; this operation needs scope {scope!r}"
@@ -119,8 +120,8 @@ def _require(scope: str) -> object:
     return dependency
 
 
-IngestKey = Annotated[KeyRecord, Depends(_require("ingest"))]
-AdminKey = Annotated[KeyRecord, Depends(_require("admin"))]
+IngestKey = Annotated[Key, Depends(_require("ingest"))]
+AdminKey = Annotated[Key, Depends(_require("admin"))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ class Reader:
 
 def resolve_reader(
     store: Store,
-    key: KeyRecord,
+    key: Key,
     account_id: str | None,
     bot_id: str | None,
     cache: GenerationCache[str, Account] | None = None,
@@ -164,7 +165,7 @@ def resolve_reader(
     account = cache.get(account_id, generation) if cache is not None else None
     if account is None:
         with store.read() as conn:
-            account = directory.get_account(conn, account_id)
+            account = stored_account(conn, account_id)
         if account is not None and cache is not None:
             cache.put(account_id, generation, account)
     if account is None:

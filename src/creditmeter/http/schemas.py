@@ -7,9 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from ..categories import Category
+from ..ids import SLUG_JSON_PATTERN
+
 # Credits are written as exact JSON numbers by our own renderer (money.format_credits).
 Credits = Annotated[Decimal, WithJsonSchema({"type": "number", "minimum": 0})]
-SlugStr = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+SlugStr = Annotated[str, Field(pattern=SLUG_JSON_PATTERN)]
 
 
 class Error(BaseModel):
@@ -71,16 +74,7 @@ class UsageEventIn(BaseModel):
     )
     account_id: SlugStr
     bot_id: SlugStr
-    category: Literal[
-        "chat",
-        "knowledge_doc_indexing",
-        "knowledge_doc_storage",
-        "rerank",
-        "database_processing",
-        "tool_call",
-        "asr",
-        "tts",
-    ]
+    category: Category
     credits: Annotated[
         Decimal | str,
         WithJsonSchema(

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..clock import now_ms
+from ..events import Event
 from ..settings import Settings
-from ..store import Store, ledger
-from ..store.ledger import Event
+from ..store import Store, writes
 from .batch import (
     KEY,
     MAX_GROUP_EVENTS,
@@ -125,7 +125,7 @@ class Ingestion:
         earlier: dict[Key, Event] = {}
         if to_look_up:
             with self.store.read() as conn:
-                earlier = ledger.stored(conn, to_look_up)
+                earlier = writes.stored(conn, to_look_up)
         return Prepared.of(batch, earlier, keys), keys
 
     def _noted(self, keys: list[Key], prepared: Prepared, result: IngestResult) -> IngestResult:

@@ -10,10 +10,9 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
+from .. import rollups
 from ..errors import Conflict, InvalidInput
-from ..events import MAX_BATCH
-from ..store import ledger
-from ..store.ledger import Event
+from ..events import MAX_BATCH, Event
 
 Key = tuple[str, str]  # an event's (account_id, event_id)
 
@@ -29,7 +28,7 @@ PlainPrepared = tuple[
     frozenset[Key],
     list[tuple[object, ...]],
     frozenset[tuple[str, str]],
-    ledger.Rollups,
+    rollups.Rollups,
 ]
 
 
@@ -56,7 +55,7 @@ class Prepared:
     conflicts: frozenset[Key]
     new: Sequence[Event]
     bots: frozenset[tuple[str, str]]
-    buckets: ledger.Rollups
+    buckets: rollups.Rollups
 
     @classmethod
     def of(
@@ -80,7 +79,7 @@ class Prepared:
         new = sorted(sent.values())
         accounts = frozenset(e.account_id for e in batch)
         bots = frozenset(map(BOT, new))
-        buckets = ledger.bucket_rollups(new)
+        buckets = rollups.bucket_rollups(new)
         return cls(len(batch), accounts, frozenset(conflicts), new, bots, buckets)
 
     def as_tuple(self) -> PlainPrepared:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from anyio import to_thread
 
-from ..store import Store, directory, ledger
+from ..store import Store, directory, writes
 from .batch import IngestResult, Prepared
 from .turn import Clock, write_batch
 
@@ -21,7 +21,7 @@ class PostgresWriter:
             result, stored, buckets, new_bots = write_batch(
                 conn, prepared, zones, store.known_bots, self._clock
             )
-            ledger.add_to_rollups(conn, buckets, stored, zones)
+            writes.add_to_rollups(conn, buckets, stored, zones)
         store.known_bots |= new_bots  # only once committed
         return result
 

@@ -18,7 +18,7 @@ class ResendFilter:
     process has seen stored are looked up, kept in a Bloom filter (no false negatives; 0.1%
     of the other keys are looked up for nothing) emptied whenever `capacity` keys have gone
     in. An event stored through another process, or before this filter last emptied, is
-    found by the primary key in the turn instead (ledger.insert_new); once that happens,
+    found by the primary key in the turn instead (writes.insert_new); once that happens,
     every key is looked up first until RESENDS_REMEMBERED batches in a row held no such
     event."""
 

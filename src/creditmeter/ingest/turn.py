@@ -6,10 +6,11 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
+from .. import rollups
 from ..clock import now_ms
 from ..errors import Conflict, InvalidInput
-from ..store import Store, directory, ledger
-from ..store.ledger import Event
+from ..events import Event
+from ..store import Store, directory, writes
 from .batch import (
     IngestResult,
     PendingBatch,
@@ -28,7 +29,7 @@ def write_batch(
     zones: dict[str, str],
     known_bots: set[tuple[str, str]],
     clock: Clock = now_ms,
-) -> tuple[IngestResult, Sequence[Event], ledger.Rollups, frozenset[tuple[str, str]]]:
+) -> tuple[IngestResult, Sequence[Event], rollups.Rollups, frozenset[tuple[str, str]]]:
     """Writes one batch's new events in the open transaction; InvalidInput or Conflict when
     it must not be stored (the caller rolls it back). Returns what became of it, the events
     it stored and their bucket rollups (which the caller adds in the same transaction), and
@@ -40,14 +41,14 @@ def write_batch(
     new_bots = prepared.bots - known_bots
     directory.ensure_bots(conn, new_bots, clock())
     stored, buckets = prepared.new, prepared.buckets
-    found = ledger.insert_new(conn, stored)  # stored since they were looked up
+    found = writes.insert_new(conn, stored)  # stored since they were looked up
     if found:
         sent = {e.key: e for e in stored}
         conflicts = [key for key, event in found.items() if conflicting(sent[key], event)]
         if conflicts:
             raise refuse_conflicts(conflicts)
         stored = [e for e in stored if e.key not in found]
-        buckets = ledger.bucket_rollups(stored)
+        buckets = rollups.bucket_rollups(stored)
     result = IngestResult(len(stored), prepared.size - len(stored))
     return result, stored, buckets, new_bots
 
@@ -61,7 +62,7 @@ def write_group(
     then fail."""
     group: list[PendingBatch] = []
     added: set[tuple[str, str]] = set()
-    buckets: ledger.Rollups = {}
+    buckets: rollups.Rollups = {}
     stored: list[Event] = []
     try:
         with store.write() as conn:
@@ -80,10 +81,10 @@ def write_group(
                     pending.error = refused
                 else:
                     savepoint.commit()
-                    ledger.merge_rollups(buckets, batch_buckets)
+                    rollups.merge_rollups(buckets, batch_buckets)
                     stored += inserted
                     added |= new_bots
-            ledger.add_to_rollups(conn, buckets, stored, zones)
+            writes.add_to_rollups(conn, buckets, stored, zones)
     except BaseException as failure:
         # Every batch of the group fails with it (the batches that were waiting, when the
         # write turn itself could not be had). A leader whose own batch was not in the group

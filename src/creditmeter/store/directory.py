@@ -1,55 +1,34 @@
-"""SQL for who is who: accounts, bots and API keys."""
+"""SQL for who is who: accounts, bots and API keys. It takes and answers rows in the
+columns' order; the records (accounts.Account, keys.Key) are made by their services."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import Connection, exc, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, exc, func, select, update
 
+from .dialect import dialect_of
 from .tables import accounts, api_keys, bots
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
-    id: str
-    name: str
-    timezone: str
-    created_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    key_id: str
-    secret_hash: str
-    scope: str
-    account_id: str | None
-    bot_id: str | None
-    name: str | None
-    created_at: int
-    expires_at: int | None
-    revoked_at: int | None
-
-
-def insert_account(conn: Connection, account: Account) -> bool:
+def insert_account(conn: Connection, account: Mapping[str, object]) -> bool:
     """False when the id is taken (the primary key decides, not a look-up)."""
     try:
         with conn.begin_nested():
-            conn.execute(accounts.insert().values(**_fields(account)))
+            conn.execute(accounts.insert().values(**account))
     except exc.IntegrityError:
         return False
     return True
 
 
-def get_account(conn: Connection, account_id: str) -> Account | None:
-    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
-    return Account(*row) if row else None
+def get_account(conn: Connection, account_id: str) -> Row[Any] | None:
+    return conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
 
 
-def list_accounts(conn: Connection) -> list[Account]:
-    return [Account(*row) for row in conn.execute(select(accounts).order_by(accounts.c.id))]
+def list_accounts(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(select(accounts).order_by(accounts.c.id)))
 
 
 def account_zones(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
@@ -57,21 +36,23 @@ def account_zones(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
     locked, so a change of zone (which rebuilds the daily rollups) waits for this
     transaction, and this one for it."""
     wanted = sorted(set(ids))
-    if conn.dialect.name == "postgresql":
-        sql = "SELECT id, timezone FROM accounts WHERE id = ANY(%s) ORDER BY id FOR SHARE"
-        return {row[0]: row[1] for row in conn.exec_driver_sql(sql, [(wanted,)])}
-    # One statement text for any number of ids (SQLite prepares it once), and one row.
-    sql = (
-        "SELECT json_group_object(id, timezone) FROM accounts"
-        " WHERE id IN (SELECT value FROM json_each(?))"
-    )
+    if not dialect_of(conn).one_writer:
+        return {row[0]: row[1] for row in conn.exec_driver_sql(_LOCKED_ZONES, [(wanted,)])}
     found: dict[str, str] = json.loads(
-        conn.exec_driver_sql(sql, [(json.dumps(wanted),)]).scalar_one()
+        conn.exec_driver_sql(_ZONES_AS_JSON, [(json.dumps(wanted),)]).scalar_one()
     )
     return found
 
 
-def update_account(conn: Connection, account_id: str, **changes: str) -> Account | None:
+_LOCKED_ZONES = "SELECT id, timezone FROM accounts WHERE id = ANY(%s) ORDER BY id FOR SHARE"
+# One statement text for any number of ids (SQLite prepares it once), and one row.
+_ZONES_AS_JSON = (
+    "SELECT json_group_object(id, timezone) FROM accounts"
+    " WHERE id IN (SELECT value FROM json_each(?))"
+)
+
+
+def update_account(conn: Connection, account_id: str, **changes: str) -> Row[Any] | None:
     if changes:
         conn.execute(update(accounts).where(accounts.c.id == account_id).values(**changes))
     return get_account(conn, account_id)
@@ -86,24 +67,22 @@ def ensure_bots(conn: Connection, pairs: Iterable[tuple[str, str]], now_ms: int)
     """Records that these (account_id, bot_id) exist; sorted so concurrent writers lock alike."""
     rows = [{"account_id": a, "bot_id": b, "created_at": now_ms} for a, b in sorted(set(pairs))]
     if rows:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(insert(bots).on_conflict_do_nothing(), rows)
+        conn.execute(dialect_of(conn).insert(bots).on_conflict_do_nothing(), rows)
 
 
-def insert_key(conn: Connection, key: KeyRecord) -> None:
-    conn.execute(api_keys.insert().values(**_fields(key)))
+def insert_key(conn: Connection, key: Mapping[str, object]) -> None:
+    conn.execute(api_keys.insert().values(**key))
 
 
-def get_key(conn: Connection, key_id: str) -> KeyRecord | None:
-    row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one_or_none()
-    return KeyRecord(*row) if row else None
+def get_key(conn: Connection, key_id: str) -> Row[Any] | None:
+    return conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one_or_none()
 
 
-def list_keys(conn: Connection, account_id: str | None) -> list[KeyRecord]:
+def list_keys(conn: Connection, account_id: str | None) -> list[Row[Any]]:
     query = select(api_keys).order_by(api_keys.c.created_at, api_keys.c.key_id)
     if account_id is not None:
         query = query.where(api_keys.c.account_id == account_id)
-    return [KeyRecord(*row) for row in conn.execute(query)]
+    return list(conn.execute(query))
 
 
 def revoke_key(conn: Connection, key_id: str, now_ms: int) -> bool:
@@ -114,7 +93,3 @@ def revoke_key(conn: Connection, key_id: str, now_ms: int) -> bool:
         .values(revoked_at=func.coalesce(api_keys.c.revoked_at, now_ms))
     )
     return bool(result.rowcount)
-
-
-def _fields(record: Account | KeyRecord) -> dict[str, object]:
-    return {name: getattr(record, name) for name in record.__slots__}

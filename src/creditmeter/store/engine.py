@@ -22,6 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreUnavailable
 from ..settings import Settings
+from .dialect import SQLITE, dialect_of
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHECKPOINT_PAGES = 10_000  # SQLite's automatic checkpoint, in pages of WAL
@@ -118,7 +119,7 @@ class Store:
     def __init__(self, engine: Engine, settings: Settings):
         self.engine = engine
         self.settings = settings
-        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.is_sqlite = dialect_of(engine) is SQLITE
         database = engine.url.database
         self._watch = (
             ChangeWatch(database)
@@ -255,8 +256,9 @@ def schema_is_current(store: Store) -> bool:
         return MigrationContext.configure(conn).get_current_revision() == head
 
 
-def upgrade_schema(store: Store, *, attempts: int = 30) -> None:
-    """Apply every pending migration; safe when several processes start at once."""
+def upgrade_schema(store: Store, *, attempts: int = 30, revision: str = "head") -> None:
+    """Apply every pending migration (up to `revision`); safe when several processes start
+    at once."""
     for attempt in range(attempts):
         try:
             with store.engine.begin() as conn:
@@ -264,7 +266,7 @@ def upgrade_schema(store: Store, *, attempts: int = 30) -> None:
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
                     )
-                command.upgrade(_alembic_config(conn), "head")
+                command.upgrade(_alembic_config(conn), revision)
             return
         except exc.OperationalError as error:
             if attempt == attempts - 1:

@@ -3,19 +3,11 @@
 (function () {
   "use strict";
 
-  const CATEGORIES = ["chat", "knowledge_doc_indexing", "knowledge_doc_storage", "rerank",
-    "database_processing", "tool_call", "asr", "tts"];
-  const LABELS = {
-    chat: "Chat", knowledge_doc_indexing: "Knowledge indexing",
-    knowledge_doc_storage: "Knowledge storage", rerank: "Rerank",
-    database_processing: "Database", tool_call: "Tool calls", asr: "Speech to text",
-    tts: "Text to speech",
-  };
-  const COLORS = {
-    chat: "#4e79a7", knowledge_doc_indexing: "#f28e2b", knowledge_doc_storage: "#e15759",
-    rerank: "#76b7b2", database_processing: "#59a14f", tool_call: "#edc948", asr: "#b07aa1",
-    tts: "#ff9da7",
-  };
+  // static/categories.js, written from the server's one list of categories, runs first.
+  const TABLE = window.CREDITMETER_CATEGORIES;
+  const CATEGORIES = TABLE.map((c) => c.name);
+  const LABELS = Object.fromEntries(TABLE.map((c) => [c.name, c.label]));
+  const COLORS = Object.fromEntries(TABLE.map((c) => [c.name, c.color]));
   const PRESETS = {
     last7: "Last 7 days", last30: "Last 30 days", last90: "Last 90 days",
     "this-month": "This month", "last-month": "Last month", custom: "Custom range",

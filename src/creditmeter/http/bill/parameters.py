@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...accounts import SLUG
+from ...ids import SLUG_JSON_PATTERN
 from ..schemas import Error
-
-SLUG_PATTERN = f"^{SLUG.pattern}$"
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Error, "description": "A parameter is missing, malformed or out of range."},
@@ -61,12 +59,12 @@ WINDOW_PARAMETERS = [
     ),
     _query(
         "bot_id",
-        {"type": "string", "pattern": SLUG_PATTERN},
+        {"type": "string", "pattern": SLUG_JSON_PATTERN},
         "Only this bot's credits. A bot-bound key sees its own bot only.",
     ),
     _query(
         "account_id",
-        {"type": "string", "pattern": SLUG_PATTERN},
+        {"type": "string", "pattern": SLUG_JSON_PATTERN},
         "Required with an admin key; with an account key absent or the key's own.",
     ),
 ]

@@ -6,14 +6,13 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
-from ...accounts import SLUG
 from ...bills import Window
 from ...days import parse_instant_param, zone
 from ...errors import InvalidInput
+from ...ids import SLUG_JSON_PATTERN, is_slug
+from ...keys import Key
 from ...services import Services
-from ...store.directory import KeyRecord
 from ..auth import RequestNotes, bearer_key, resolve_reader
-from .parameters import SLUG_PATTERN
 
 
 class BillRequest:
@@ -59,14 +58,14 @@ def integer_param(params: dict[str, str], name: str, default: int, low: int, hig
 
 def slug_param(params: dict[str, str], name: str) -> str | None:
     value = params.get(name)
-    if value is not None and not SLUG.fullmatch(value):
-        raise InvalidInput(f"{name}: {value!r} must match {SLUG_PATTERN}")
+    if value is not None and not is_slug(value):
+        raise InvalidInput(f"{name}: {value!r} must match {SLUG_JSON_PATTERN}")
     return value
 
 
 def read_window(
     services: Services, request: BillRequest, generation: int | None
-) -> tuple[KeyRecord, Window]:
+) -> tuple[Key, Window]:
     """The key, then every parameter, then the access rules: the report this request may see."""
     key = bearer_key(services, request.authorization, request.notes, generation)
     params = request.params

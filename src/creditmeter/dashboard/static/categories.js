@@ -1,0 +1,43 @@
+/* Written by `make categories` from creditmeter/categories.py: do not edit. */
+window.CREDITMETER_CATEGORIES = [
+  {
+    "name": "chat",
+    "label": "Chat",
+    "color": "#4e79a7"
+  },
+  {
+    "name": "knowledge_doc_indexing",
+    "label": "Knowledge indexing",
+    "color": "#f28e2b"
+  },
+  {
+    "name": "knowledge_doc_storage",
+    "label": "Knowledge storage",
+    "color": "#e15759"
+  },
+  {
+    "name": "rerank",
+    "label": "Rerank",
+    "color": "#76b7b2"
+  },
+  {
+    "name": "database_processing",
+    "label": "Database",
+    "color": "#59a14f"
+  },
+  {
+    "name": "tool_call",
+    "label": "Tool calls",
+    "color": "#edc948"
+  },
+  {
+    "name": "asr",
+    "label": "Speech to text",
+    "color": "#b07aa1"
+  },
+  {
+    "name": "tts",
+    "label": "Text to speech",
+    "color": "#ff9da7"
+  }
+];

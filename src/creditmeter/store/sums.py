@@ -1,0 +1,162 @@
+"""Reading sums of credits: from the daily rollups, the 15-minute buckets and raw events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache, partial
+from typing import Any, Final
+
+from sqlalchemy import Connection, func, select
+
+from ..categories import CATEGORIES
+from ..rollups import ALL_BOTS, Sums
+from .dialect import Dialect, dialect_of, run
+from .tables import usage_buckets
+
+Span = tuple[int, int, int]  # (index, lo, hi): the instants lo <= t < hi
+
+_SPAN_TYPES: Final = ("int", "bigint", "bigint")
+_NO_SPAN: Final = (-1, 0, 0)  # pads a statement's spans: holds no instant
+_BUCKET_SUMS: Final = ", ".join(f"SUM(b.{c})" for c in CATEGORIES)
+
+
+def _span_rows(
+    conn: Connection,
+    spans: Sequence[Span],
+    sql_of: Callable[[Dialect, int], str],
+    extra: tuple[Any, ...],
+    *,
+    chunked: bool = False,
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of the statement `sql_of(dialect, count)` over `spans` (padded, so that
+    reports reuse a few prepared statements), followed by the parameters `extra`; in several
+    statements when `chunked` (spans of many days, beyond SQLite's parameter limit)."""
+    dialect = dialect_of(conn)
+    for chunk in dialect.chunks(spans, len(_SPAN_TYPES)) if chunked else [spans]:
+        rows = next(iter(dialect.padded_chunks(chunk, _NO_SPAN, len(chunk))))
+        yield from run(conn, sql_of(dialect, len(rows)), (*dialect.params(rows), *extra))
+
+
+def _with_spans(dialect: Dialect, count: int) -> str:
+    return f"WITH d(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, count)})"
+
+
+@cache
+def _bucket_sums_sql(dialect: Dialect, count: int) -> str:
+    p = dialect.placeholder
+    return (
+        f"{_with_spans(dialect, count)} SELECT d.i, {_BUCKET_SUMS} FROM d JOIN usage_buckets b"
+        f" ON b.account_id = {p} AND b.bot_id = {p} AND b.bucket >= d.lo AND b.bucket < d.hi"
+        " GROUP BY d.i"
+    )
+
+
+def bucket_sums(
+    conn: Connection, account_id: str, bot_id: str | None, spans: Sequence[Span]
+) -> dict[int, Sums]:
+    """Sums of the rollup buckets inside each span (its ends are bucket edges)."""
+    if not spans:
+        return {}
+    rows = _span_rows(conn, spans, _bucket_sums_sql, (account_id, bot_id or ALL_BOTS))
+    return {row[0]: [int(v or 0) for v in row[1:]] for row in rows}
+
+
+@cache
+def _raw_sums_sql(dialect: Dialect, count: int, one_bot: bool = False) -> str:
+    p = dialect.placeholder
+    bot_filter = f" AND e.bot_id = {p}" if one_bot else ""
+    return (
+        f"{_with_spans(dialect, count)} SELECT d.i, e.category, SUM(e.credits) FROM d"
+        f" JOIN usage_events e ON e.account_id = {p} AND e.ts >= d.lo AND e.ts < d.hi"
+        f"{bot_filter} GROUP BY d.i, e.category"
+    )
+
+
+def raw_sums(
+    conn: Connection, account_id: str, bot_id: str | None, spans: Sequence[Span]
+) -> dict[int, Sums]:
+    """Sums of the raw events inside each span: for the parts of a range that do not
+    cover a whole bucket."""
+    if not spans:
+        return {}
+    if bot_id is None:
+        rows = _span_rows(conn, spans, _raw_sums_sql, (account_id,))
+    else:
+        rows = _span_rows(conn, spans, partial(_raw_sums_sql, one_bot=True), (account_id, bot_id))
+    result: dict[int, Sums] = {}
+    for i, category, total in rows:
+        result.setdefault(i, [0] * len(CATEGORIES))[category] += int(total)
+    return result
+
+
+@cache
+def _day_sums_sql(dialect: Dialect) -> str:
+    p = dialect.placeholder
+    return (
+        f"SELECT day, {', '.join(CATEGORIES)} FROM usage_days WHERE account_id = {p}"
+        f" AND bot_id = {p} AND day >= {p} AND day <= {p}"
+    )
+
+
+def day_sums(
+    conn: Connection, account_id: str, bot_id: str | None, first: int, last: int
+) -> dict[int, Sums]:
+    """The daily rollups of days `first..last` (date ordinals in the account's zone)."""
+    sql = _day_sums_sql(dialect_of(conn))
+    rows = run(conn, sql, (account_id, bot_id or ALL_BOTS, first, last))
+    return {row[0]: list(row[1:]) for row in rows}
+
+
+def rollup_range(conn: Connection, account_id: str) -> tuple[int, int] | None:
+    """The first and last bucket start holding any of the account's credits."""
+    b = usage_buckets.c
+    first, last = conn.execute(
+        select(func.min(b.bucket), func.max(b.bucket)).where(
+            b.account_id == account_id, b.bot_id == ALL_BOTS
+        )
+    ).one()
+    return None if first is None else (int(first), int(last))
+
+
+def bots_with_usage(conn: Connection, account_id: str) -> list[str]:
+    b = usage_buckets.c
+    query = select(b.bot_id).distinct().where(b.account_id == account_id, b.bot_id != ALL_BOTS)
+    return sorted(conn.execute(query).scalars())
+
+
+@cache
+def _bucket_sums_per_bot_sql(dialect: Dialect, count: int) -> str:
+    return (
+        f"{_with_spans(dialect, count)} SELECT d.i, b.bot_id, {_BUCKET_SUMS} FROM d"
+        f" JOIN usage_buckets b ON b.account_id = {dialect.placeholder}"
+        " AND b.bucket >= d.lo AND b.bucket < d.hi GROUP BY d.i, b.bot_id"
+    )
+
+
+def bucket_sums_per_bot(
+    conn: Connection, account_id: str, spans: Sequence[Span]
+) -> dict[tuple[int, str], Sums]:
+    """Like bucket_sums, for every bot (and the account-wide rows) at once."""
+    rows = _span_rows(conn, spans, _bucket_sums_per_bot_sql, (account_id,), chunked=True)
+    return {(row[0], row[1]): [int(v) for v in row[2:]] for row in rows}
+
+
+@cache
+def _raw_sums_per_bot_sql(dialect: Dialect, count: int) -> str:
+    return (
+        f"{_with_spans(dialect, count)} SELECT d.i, e.bot_id, e.category, SUM(e.credits)"
+        f" FROM d JOIN usage_events e ON e.account_id = {dialect.placeholder}"
+        " AND e.ts >= d.lo AND e.ts < d.hi GROUP BY d.i, e.bot_id, e.category"
+    )
+
+
+def raw_sums_per_bot(
+    conn: Connection, account_id: str, spans: Sequence[Span]
+) -> dict[tuple[int, str], Sums]:
+    """Like raw_sums, for every bot and account-wide (bot ALL_BOTS) at once."""
+    result: dict[tuple[int, str], Sums] = {}
+    rows = _span_rows(conn, spans, _raw_sums_per_bot_sql, (account_id,), chunked=True)
+    for i, bot, category, total in rows:
+        for key in ((i, bot), (i, ALL_BOTS)):
+            result.setdefault(key, [0] * len(CATEGORIES))[category] += int(total)
+    return result

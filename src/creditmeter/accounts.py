@@ -58,7 +58,7 @@ def update_account(
         zone(timezone)
         changes["timezone"] = timezone
     with store.write() as conn:
-        before = sql.get_account(conn, account_id)
+        before = sql.lock_account(conn, account_id)  # read-decide-write: serialised
         account = sql.update_account(conn, account_id, **changes)
         if before is not None and account is not None and before.timezone != account.timezone:
             rebuild_days(conn, account_id, account.timezone)  # whole days follow the new zone

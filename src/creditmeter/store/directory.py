@@ -48,6 +48,19 @@ def get_account(conn: Connection, account_id: str) -> Account | None:
     return Account(*row) if row else None
 
 
+def lock_account(conn: Connection, account_id: str) -> Account | None:
+    """The account, locked until the transaction ends, so that what the transaction decides
+    from it (a zone change and its rebuild) cannot be raced by another writer of the same
+    account. PostgreSQL: `FOR UPDATE`, which also waits for ingestion holding the row `FOR
+    SHARE` (account_zones). SQLite: the write transaction (BEGIN IMMEDIATE) is exclusive
+    already, so a plain read cannot be raced."""
+    query = select(accounts).where(accounts.c.id == account_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).one_or_none()
+    return Account(*row) if row else None
+
+
 def list_accounts(conn: Connection) -> list[Account]:
     return [Account(*row) for row in conn.execute(select(accounts).order_by(accounts.c.id))]
 

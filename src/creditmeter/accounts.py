@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from .bills import rebuild_days
 from .clock import now_ms
 from .days import zone
 from .errors import Conflict, InvalidInput, NotFound
-from .store import Store
+from .rebuilds import follow_zone_change
+from .store import Store, day_rebuild
 from .store import directory as sql
 from .store.directory import Account
 
@@ -57,13 +57,16 @@ def update_account(
     if timezone is not None:
         zone(timezone)
         changes["timezone"] = timezone
+    zone_change = None
     with store.write() as conn:
         before = sql.lock_account(conn, account_id)  # read-decide-write: serialised
         account = sql.update_account(conn, account_id, **changes)
         if before is not None and account is not None and before.timezone != account.timezone:
-            rebuild_days(conn, account_id, account.timezone)  # whole days follow the new zone
+            zone_change = day_rebuild.zone_changed(conn, account_id)
     if account is None:
         raise NotFound(f"account {account_id!r} does not exist")
+    if zone_change is not None:  # whole days follow the new zone, a chunk at a time
+        follow_zone_change(store=store, account_id=account_id, version=zone_change)
     return account
 
 

@@ -33,6 +33,9 @@ class KeyRecord:
     revoked_at: int | None
 
 
+_ACCOUNT = (accounts.c.id, accounts.c.name, accounts.c.timezone, accounts.c.created_at)
+
+
 def insert_account(conn: Connection, account: Account) -> bool:
     """False when the id is taken (the primary key decides, not a look-up)."""
     try:
@@ -44,7 +47,7 @@ def insert_account(conn: Connection, account: Account) -> bool:
 
 
 def get_account(conn: Connection, account_id: str) -> Account | None:
-    row = conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
+    row = conn.execute(select(*_ACCOUNT).where(accounts.c.id == account_id)).one_or_none()
     return Account(*row) if row else None
 
 
@@ -54,7 +57,7 @@ def lock_account(conn: Connection, account_id: str) -> Account | None:
     account. PostgreSQL: `FOR UPDATE`, which also waits for ingestion holding the row `FOR
     SHARE` (account_zones). SQLite: the write transaction (BEGIN IMMEDIATE) is exclusive
     already, so a plain read cannot be raced."""
-    query = select(accounts).where(accounts.c.id == account_id)
+    query = select(*_ACCOUNT).where(accounts.c.id == account_id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     row = conn.execute(query).one_or_none()
@@ -62,7 +65,7 @@ def lock_account(conn: Connection, account_id: str) -> Account | None:
 
 
 def list_accounts(conn: Connection) -> list[Account]:
-    return [Account(*row) for row in conn.execute(select(accounts).order_by(accounts.c.id))]
+    return [Account(*row) for row in conn.execute(select(*_ACCOUNT).order_by(accounts.c.id))]
 
 
 def account_zones(conn: Connection, ids: Iterable[str]) -> dict[str, str]:

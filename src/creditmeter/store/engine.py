@@ -133,9 +133,14 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """One consistent snapshot: rollups and raw events are read as of the same instant."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """One consistent snapshot: rollups and raw events are read as of the same instant
+        (SQLite's read transaction; REPEATABLE READ on PostgreSQL, whose default gives each
+        statement a snapshot of its own)."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -36,7 +36,7 @@ def upgrade() -> None:
     )
     # Stores migrated from 0001 already hold events: build their days from the buckets.
     conn = op.get_bind()
-    from creditmeter.bills import rebuild_days
+    from creditmeter.rebuilds import rebuild_days
 
     accounts = conn.execute(sa.text("SELECT id, timezone FROM accounts")).all()
     for account_id, timezone in accounts:

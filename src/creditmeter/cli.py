@@ -25,6 +25,7 @@ from .days import day_start_ms, local_date, zone
 from .errors import Conflict, CreditmeterError
 from .ingest import ingest
 from .money import format_credits
+from .rebuilds import resume_rebuilds
 from .settings import Settings
 from .store import Store, open_store
 from .store.directory import KeyRecord
@@ -114,7 +115,11 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
 
     settings: Settings = ctx.obj["settings"]
     configure_logging(settings)
-    open_store(settings).dispose()  # migrate once, before any worker starts
+    store = open_store(settings)  # migrate once, before any worker starts
+    try:  # zone changes a stopped process left half rebuilt (reports are exact meanwhile)
+        resume_rebuilds(store=store)
+    finally:
+        store.dispose()
     status = run_server(
         host=host,
         port=port,
@@ -134,7 +139,7 @@ def db() -> None:
 @_friendly
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the store to the current schema (every command does this first)."""
-    _store(ctx)
+    resume_rebuilds(store=_store(ctx))
     click.echo("the store is at the current schema")
 
 

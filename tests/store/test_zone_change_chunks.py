@@ -126,3 +126,19 @@ def test_a_zone_change_rebuilds_in_chunks_and_batches_get_in_between(store: Stor
     with store.read() as conn:
         assert day_rebuild.days_zone(conn, "big") == "Asia/Kolkata"
         assert rollup_mismatches(conn, "big") == 0
+
+
+def test_a_rebuild_left_pending_is_finished_by_the_next_start(store: Store) -> None:
+    accounts.create_account(store=store, account_id="big", timezone="UTC")
+    stored = _events("big", "e", range(0, DAYS * 24, 2))
+    ingest.ingest(store=store, batch=stored)
+    with store.write() as conn:  # a process stopped right after the zone change committed
+        conn.exec_driver_sql("UPDATE accounts SET timezone = 'America/New_York' WHERE id = 'big'")
+        day_rebuild.zone_changed(conn, "big")
+    with store.read() as conn:
+        assert day_rebuild.days_zone(conn, "big") is None
+    assert _report(store, "America/New_York") == _oracle(stored, "America/New_York")
+    assert rebuilds.resume_rebuilds(store=store) == 1
+    with store.read() as conn:
+        assert day_rebuild.days_zone(conn, "big") == "America/New_York"
+        assert rollup_mismatches(conn, "big") == 0

@@ -75,7 +75,7 @@ def window_days(window: Window, max_days: int) -> list[Day]:
     return days
 
 
-def _spans(days: Iterable[tuple[int, Day]]) -> tuple[list[Span], list[Span]]:
+def day_spans(days: Iterable[tuple[int, Day]]) -> tuple[list[Span], list[Span]]:
     """Each day piece's bucket-aligned middle, and the unaligned parts at its ends."""
     aligned: list[Span] = []
     raw: list[Span] = []
@@ -139,7 +139,7 @@ def _sum_days(conn: Connection, window: Window, days: Sequence[Day]) -> list[Sum
     if rolled:
         first, last = days[min(rolled)].date.toordinal(), days[max(rolled)].date.toordinal()
         from_days = day_sums(conn, window.account_id, window.bot_id, first, last)
-    aligned, raw = _spans((i, day) for i, day in enumerate(days) if i not in rolled)
+    aligned, raw = day_spans((i, day) for i, day in enumerate(days) if i not in rolled)
     from_buckets = bucket_sums(conn, window.account_id, window.bot_id, aligned)
     from_events = raw_sums(conn, window.account_id, window.bot_id, raw)
     zero = [0] * len(CATEGORIES)

@@ -13,9 +13,11 @@ from datetime import date
 
 from sqlalchemy import Connection
 
-from .days import bucket_day, day_start_ms, local_date, zone
+from .bills import day_spans
+from .categories import CATEGORIES
+from .days import day_start_ms, days_between, local_date, zone
 from .store import Store, day_rebuild, ledger
-from .store.ledger import ALL_BOTS, BUCKET_MS
+from .store.ledger import BUCKET_MS, Sums
 
 CHUNK_DAYS = 8  # local days rebuilt per write transaction
 
@@ -80,14 +82,18 @@ def rebuild_chunk(conn: Connection, account_id: str, tz_name: str, first: int, l
     bucket a day boundary cuts."""
     tz = zone(tz_name)
     lo = day_start_ms(date.fromordinal(first), tz)
-    hi = day_start_ms(date.fromordinal(last + 1), tz)
-    buckets = day_rebuild.account_buckets(
-        conn, account_id, lo - lo % BUCKET_MS, -(-hi // BUCKET_MS) * BUCKET_MS
-    )
-    split = sorted({b for (_, bot, b) in buckets if bot == ALL_BOTS and bucket_day(b, tz_name) < 0})
-    events = day_rebuild.events_in(
-        conn, account_id, [(i, b, b + BUCKET_MS) for i, b in enumerate(split)]
-    )
-    days = ledger.day_rollups(buckets, events, {account_id: tz_name})
-    rows = [(*key, *sums) for key, sums in days.items() if first <= key[2] <= last and any(sums)]
+    days = days_between(lo, day_start_ms(date.fromordinal(last + 1), tz) - 1, tz)
+    aligned, raw = day_spans(enumerate(days))
+    sums: dict[tuple[int, str], Sums] = {}
+    for part in (
+        ledger.bucket_sums_per_bot(conn, account_id, aligned),
+        ledger.raw_sums_per_bot(conn, account_id, raw),
+    ):
+        for key, values in part.items():
+            row = sums.setdefault(key, [0] * len(CATEGORIES))
+            for c, value in enumerate(values):
+                row[c] += value
+    rows = [
+        (account_id, bot, days[i].date.toordinal(), *v) for (i, bot), v in sums.items() if any(v)
+    ]
     day_rebuild.replace_day_range(conn, account_id, first, last, rows)

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection
 
 from ..categories import CATEGORIES
-from .ledger import Event, Rollups, Span, _placeholder, _rows, _spans_cte, _upsert
+from .ledger import _placeholder, _rows, _upsert
 
 _CATEGORY_COLUMNS = ", ".join(CATEGORIES)
 
@@ -80,37 +80,6 @@ def stored_day_range(conn: Connection, account_id: str) -> tuple[int, int] | Non
     sql = f"SELECT MIN(day), MAX(day) FROM usage_days WHERE account_id = {p}"
     first, last = _rows(conn, sql, (account_id,))[0]
     return None if first is None else (int(first), int(last))
-
-
-def account_buckets(conn: Connection, account_id: str, lo: int, hi: int) -> Rollups:
-    """The account's bucket rows (every bot and account-wide) with lo <= bucket < hi. Its
-    bots are found by a skip scan of the primary key (the next bot_id after the last), so
-    that the range is read bot by bot through the key, never the account's every row."""
-    p = _placeholder(conn)
-    sql = (
-        "WITH RECURSIVE b(bot_id) AS ("
-        f" SELECT MIN(bot_id) FROM usage_buckets WHERE account_id = {p}"
-        " UNION ALL SELECT (SELECT MIN(u.bot_id) FROM usage_buckets u"
-        f" WHERE u.account_id = {p} AND u.bot_id > b.bot_id) FROM b WHERE b.bot_id IS NOT NULL)"
-        f" SELECT u.bot_id, u.bucket, {', '.join(f'u.{c}' for c in CATEGORIES)}"
-        f" FROM b JOIN usage_buckets u ON u.account_id = {p} AND u.bot_id = b.bot_id"
-        f" AND u.bucket >= {p} AND u.bucket < {p}"
-    )
-    rows = _rows(conn, sql, (account_id, account_id, account_id, lo, hi))
-    return {(account_id, row[0], int(row[1])): [int(v) for v in row[2:]] for row in rows}
-
-
-def events_in(conn: Connection, account_id: str, spans: Sequence[Span]) -> list[Event]:
-    """The account's raw events inside the spans (for buckets a day boundary cuts)."""
-    if not spans:
-        return []
-    cte, params = _spans_cte(conn, spans)
-    sql = (
-        f"{cte} SELECT e.account_id, e.event_id, e.bot_id, e.category, e.credits, e.ts,"
-        " e.conversation_id, e.metadata FROM d JOIN usage_events e"
-        f" ON e.account_id = {_placeholder(conn)} AND e.ts >= d.lo AND e.ts < d.hi"
-    )
-    return [Event._make(row) for row in _rows(conn, sql, (*params, account_id))]
 
 
 def replace_day_range(

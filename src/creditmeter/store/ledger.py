@@ -438,17 +438,28 @@ def rollup_mismatches(
 def bucket_sums_per_bot(
     conn: Connection, account_id: str, spans: Sequence[Span]
 ) -> dict[tuple[int, str], Sums]:
-    """Like bucket_sums, for every bot (and the account-wide rows) at once."""
+    """Like bucket_sums, for every bot (and the account-wide rows) at once. The account's
+    bots are found by a skip scan of the primary key (each next bot_id after the last), so
+    every span is read bot by bot through the key: joined on the account alone, each span
+    scanned all the account's rows (a zone change of 2M events held the write turn 12 s)."""
     result: dict[tuple[int, str], Sums] = {}
     sums = ", ".join(f"SUM(b.{c})" for c in CATEGORIES)
+    p = _placeholder(conn)
+    bots = (
+        f", bots(bot_id) AS (SELECT MIN(bot_id) FROM usage_buckets WHERE account_id = {p}"
+        " UNION ALL SELECT (SELECT MIN(u.bot_id) FROM usage_buckets u"
+        f" WHERE u.account_id = {p} AND u.bot_id > bots.bot_id)"
+        " FROM bots WHERE bots.bot_id IS NOT NULL)"
+    )
     for chunk in _chunks(conn, spans, 3):
         cte, params = _spans_cte(conn, chunk)
         sql = (
-            f"{cte} SELECT d.i, b.bot_id, {sums} FROM d JOIN usage_buckets b"
-            f" ON b.account_id = {_placeholder(conn)} AND b.bucket >= d.lo AND b.bucket < d.hi"
-            " GROUP BY d.i, b.bot_id"
+            f"{cte.replace('WITH ', 'WITH RECURSIVE ', 1)}{bots}"
+            f" SELECT d.i, b.bot_id, {sums} FROM d CROSS JOIN bots JOIN usage_buckets b"
+            f" ON b.account_id = {p} AND b.bot_id = bots.bot_id"
+            " AND b.bucket >= d.lo AND b.bucket < d.hi GROUP BY d.i, b.bot_id"
         )
-        for row in _rows(conn, sql, (*params, account_id)):
+        for row in _rows(conn, sql, (*params, account_id, account_id, account_id)):
             result[(row[0], row[1])] = [int(v) for v in row[2:]]
     return result
 

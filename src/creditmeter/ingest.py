@@ -14,6 +14,7 @@ from anyio import to_thread
 from rbloom import Bloom
 from sqlalchemy import Connection
 
+from . import bucket_limit
 from .clock import now_ms
 from .errors import Conflict, InvalidInput
 from .events import MAX_BATCH
@@ -47,6 +48,8 @@ def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
             zones = directory.account_zones(conn, prepared.accounts)
             result, stored, buckets, new_bots = _write(conn, prepared, zones, store.known_bots)
             ledger.add_to_rollups(conn, buckets, stored, zones)
+            # Read after adding: the rows are locked by this transaction, the totals exact.
+            bucket_limit.check(ledger.bucket_totals(conn, bucket_limit.added(buckets)))
         store.known_bots |= new_bots  # only once committed
         return result
     prepared, keys = _made_ready(store, batch)
@@ -314,6 +317,7 @@ def write_together(store: Store, take: Callable[[], list[Waiting]]) -> None:
     added: set[tuple[str, str]] = set()
     buckets: ledger.Rollups = {}
     stored: list[Event] = []
+    pending: bucket_limit.Totals = {}  # what the group's batches add to bucket totals
     try:
         with store.write() as conn:
             group = take()
@@ -326,12 +330,14 @@ def write_together(store: Store, take: Callable[[], list[Waiting]]) -> None:
                     waiting.result, inserted, batch_buckets, new_bots = _write(
                         conn, waiting.prepared, zones, store.known_bots | added
                     )
+                    batch_totals = _within_limit(conn, batch_buckets, pending)
                 except (InvalidInput, Conflict) as refused:
                     savepoint.rollback()
                     waiting.error = refused
                 else:
                     savepoint.commit()
                     ledger.merge_rollups(buckets, batch_buckets)
+                    pending = bucket_limit.merged(pending, batch_totals)
                     stored += inserted
                     added |= new_bots
             ledger.add_to_rollups(conn, buckets, stored, zones)
@@ -347,6 +353,19 @@ def write_together(store: Store, take: Callable[[], list[Waiting]]) -> None:
         store.known_bots |= added  # only once committed
         for waiting in group:
             waiting.done = True
+
+
+def _within_limit(
+    conn: Connection, buckets: ledger.Rollups, pending: bucket_limit.Totals
+) -> bucket_limit.Totals:
+    """What a batch of the group adds to bucket totals; InvalidInput if, with what is stored
+    and what the group's earlier batches add (their rollups are written at the end), a
+    bucket would pass the limit. SQLite's write turn is exclusive: the totals cannot move."""
+    batch = bucket_limit.added(buckets)
+    if batch:
+        earlier = {key: pending[key] for key in batch if key in pending}
+        bucket_limit.check(bucket_limit.merged(ledger.bucket_totals(conn, batch), earlier, batch))
+    return batch
 
 
 _GROUPS: weakref.WeakKeyDictionary[Store, _GroupCommit] = weakref.WeakKeyDictionary()

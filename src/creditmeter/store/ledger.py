@@ -356,6 +356,28 @@ def raw_sums(
     return result
 
 
+def bucket_totals(conn: Connection, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The stored account-wide credits (every category) of these (account_id, bucket)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    total = " + ".join(CATEGORIES)
+    if _is_postgres(conn):
+        sql = (
+            f"SELECT b.account_id, b.bucket, {total} FROM usage_buckets b"
+            " JOIN unnest(%s::text[], %s::bigint[]) AS k(account_id, bucket)"
+            " ON b.account_id = k.account_id AND b.bucket = k.bucket WHERE b.bot_id = %s"
+        )
+        params: tuple[Any, ...] = (*_params(conn, wanted), ALL_BOTS)
+    else:
+        sql = (
+            f"SELECT b.account_id, b.bucket, {total} FROM json_each(?) k JOIN usage_buckets b"
+            " ON b.account_id = k.value ->> 0 AND b.bot_id = ? AND b.bucket = k.value ->> 1"
+        )
+        params = (json.dumps(wanted), ALL_BOTS)
+    return {(row[0], int(row[1])): int(row[2]) for row in _rows(conn, sql, params)}
+
+
 def day_sums(
     conn: Connection, account_id: str, bot_id: str | None, first: int, last: int
 ) -> dict[int, Sums]:

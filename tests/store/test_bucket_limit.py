@@ -46,8 +46,8 @@ def _count(store: Store, account_id: str) -> int:
 def test_a_batch_past_the_bucket_limit_is_refused_and_stores_nothing(store: Store) -> None:
     accounts.create_account(store=store, account_id="huge")
     events = _full("huge", "e", PER_BUCKET)
-    for first in range(0, len(events), 1000):
-        ingest.ingest(store=store, batch=events[first : first + 1000])
+    for start in range(0, len(events), 1000):
+        ingest.ingest(store=store, batch=events[start : start + 1000])
     one_more = Event("huge", "over", "bot2", 0, 1, BUCKET + 5, None, None)
     elsewhere = Event("huge", "next", "bot2", 0, 1, BUCKET + BUCKET_MS, None, None)
     with pytest.raises(InvalidInput, match="at most 50000000000 credits per account"):
@@ -69,8 +69,8 @@ def test_batches_written_together_count_each_other_against_the_limit(
     store = sqlite_store
     accounts.create_account(store=store, account_id="huge")
     events = _full("huge", "e", PER_BUCKET - 1000)
-    for first in range(0, len(events), 1000):
-        ingest.ingest(store=store, batch=events[first : first + 1000])
+    for start in range(0, len(events), 1000):
+        ingest.ingest(store=store, batch=events[start : start + 1000])
     # Two batches in one group: the first fills the bucket, the second would pass it.
     first = ingest.Waiting(ingest.Prepared.of(_full("huge", "g", 1000), {}))
     second = ingest.Waiting(ingest.Prepared.of(_full("huge", "h", 1), {}))

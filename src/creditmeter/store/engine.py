@@ -22,6 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreUnavailable
 from ..settings import Settings
+from . import pg_timeouts
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHECKPOINT_PAGES = 10_000  # SQLite's automatic checkpoint, in pages of WAL
@@ -194,13 +195,29 @@ def open_store(settings: Settings, *, upgrade: bool = True) -> Store:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url, settings)
     else:
-        engine = create_engine(
-            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
-        )
+        engine = _postgres_engine(url, settings)
     store = Store(engine, settings)
     if upgrade:
         upgrade_schema(store)
     return store
+
+
+def _postgres_engine(url: str, settings: Settings) -> Engine:
+    timeout_s = settings.store_timeout_s
+    engine = create_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_size,
+        pool_pre_ping=True,
+        pool_timeout=timeout_s,
+        connect_args=pg_timeouts.connect_args(timeout_s),
+    )
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return pg_timeouts.connect(timeout_s, *cargs, **cparams)  # every wait bounded
+
+    return engine
 
 
 def _sqlite_engine(url: str, settings: Settings) -> Engine:
@@ -217,7 +234,11 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         # One shared connection for an in-memory store (each would be its own database).
         # Writers queue on a lock and SQLite reads run in the event loop: few connections
         # are ever busy at once, and each holds its own cache of prepared statements.
-        **({"poolclass": StaticPool} if in_memory else {"pool_size": 4, "max_overflow": 12}),
+        **(
+            {"poolclass": StaticPool}
+            if in_memory
+            else {"pool_size": 4, "max_overflow": 12, "pool_timeout": settings.store_timeout_s}
+        ),
     )
 
     @event.listens_for(engine, "connect")
@@ -264,7 +285,7 @@ def upgrade_schema(store: Store, *, attempts: int = 30) -> None:
     """Apply every pending migration; safe when several processes start at once."""
     for attempt in range(attempts):
         try:
-            with store.engine.begin() as conn:
+            with store.engine.begin() as conn, _unbounded(conn):
                 if not store.is_sqlite:
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
@@ -275,3 +296,19 @@ def upgrade_schema(store: Store, *, attempts: int = 30) -> None:
             if attempt == attempts - 1:
                 raise StoreUnavailable(f"the store cannot be migrated: {error.orig}") from None
             time.sleep(0.2)
+
+
+@contextmanager
+def _unbounded(conn: Connection) -> Iterator[None]:
+    """No store timeout for a migration, which may rewrite big tables (and waits for another
+    process's); PostgreSQL only."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, pg_timeouts.BoundedConnection):
+        yield
+        return
+    conn.execute(text("SET LOCAL statement_timeout = 0"))
+    bound, driver.round_trip_s = driver.round_trip_s, None
+    try:
+        yield
+    finally:
+        driver.round_trip_s = bound

@@ -6,12 +6,12 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import Connection
 
-from .bills import rebuild_days
 from .clock import now_ms
 from .days import zone
 from .errors import Conflict, InvalidInput, NotFound
 from .ids import check_slug
-from .store import Store, directory
+from .rebuilds import follow_zone_change
+from .store import Store, day_rebuild, directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +63,18 @@ def update_account(
     if timezone is not None:
         zone(timezone)
         changes["timezone"] = timezone
+    zone_change = None
     with store.write() as conn:
-        before = stored_account(conn, account_id)
+        locked = directory.lock_account(conn, account_id)  # read-decide-write: serialised
+        before = None if locked is None else Account(*locked)
         row = directory.update_account(conn, account_id, **changes)
         account = None if row is None else Account(*row)
         if before is not None and account is not None and before.timezone != account.timezone:
-            rebuild_days(conn, account_id, account.timezone)  # whole days follow the new zone
+            zone_change = day_rebuild.zone_changed(conn, account_id)
     if account is None:
         raise NotFound(f"account {account_id!r} does not exist")
+    if zone_change is not None:  # whole days follow the new zone, a chunk at a time
+        follow_zone_change(store=store, account_id=account_id, version=zone_change)
     return account
 
 

@@ -18,20 +18,12 @@ from sqlalchemy import Connection
 
 from .cache import GenerationCache
 from .categories import CATEGORIES
-from .days import Day, day_start_ms, days_between, naive_day_count, zone
+from .days import Day, day_start_ms, days_between, naive_day_count
 from .errors import InvalidInput
 from .rollups import BUCKET_MS, Sums
 from .store import Store
-from .store.sums import (
-    Span,
-    bucket_sums,
-    bucket_sums_per_bot,
-    day_sums,
-    raw_sums,
-    raw_sums_per_bot,
-    rollup_range,
-)
-from .store.writes import replace_days
+from .store.day_rebuild import days_zone
+from .store.sums import Span, bucket_sums, day_sums, raw_sums
 
 ONE_DAY = timedelta(days=1)
 PAGE_MAX_DAYS = 90
@@ -77,7 +69,7 @@ def window_days(window: Window, max_days: int) -> list[Day]:
     return days
 
 
-def _spans(days: Iterable[tuple[int, Day]]) -> tuple[list[Span], list[Span]]:
+def day_spans(days: Iterable[tuple[int, Day]]) -> tuple[list[Span], list[Span]]:
     """Each day piece's bucket-aligned middle, and the unaligned parts at its ends."""
     aligned: list[Span] = []
     raw: list[Span] = []
@@ -131,13 +123,17 @@ def _sum_days(conn: Connection, window: Window, days: Sequence[Day]) -> list[Sum
     """Each day's credits: whole days of the account's own zone from the daily rollups, the
     rest from 15-minute buckets and, where a bucket is cut, from raw events."""
     rolled: set[int] = set()
-    if window.tz.key == window.account_tz:
+    # Read in the same snapshot as the sums: a zone change's rebuild may be under way.
+    if (
+        window.tz.key == window.account_tz
+        and days_zone(conn, window.account_id) == window.account_tz
+    ):
         rolled = {i for i, day in enumerate(days) if _is_whole(day, window)}
     from_days: dict[int, Sums] = {}
     if rolled:
         first, last = days[min(rolled)].date.toordinal(), days[max(rolled)].date.toordinal()
         from_days = day_sums(conn, window.account_id, window.bot_id, first, last)
-    aligned, raw = _spans((i, day) for i, day in enumerate(days) if i not in rolled)
+    aligned, raw = day_spans((i, day) for i, day in enumerate(days) if i not in rolled)
     from_buckets = bucket_sums(conn, window.account_id, window.bot_id, aligned)
     from_events = raw_sums(conn, window.account_id, window.bot_id, raw)
     zero = [0] * len(CATEGORIES)
@@ -190,36 +186,9 @@ def bill_page(
 def bill_total(*, store: Store, window: Window) -> tuple[date, date, Sums]:
     """The first and last local day of the window and its credits per category."""
     days = window_days(window, TOTAL_MAX_DAYS)
-    if window.tz.key != window.account_tz:
-        # No daily rollups in this zone: one span over the whole window instead.
-        days_to_sum = [Day(days[0].date, ((window.start_ms, window.end_ms + 1),))]
-    else:
-        days_to_sum = days
+    # Summed day by day in any zone, never in one span: a day's sum is bounded (see
+    # ingest_limits), a year's could pass what SQLite's integers hold.
     with store.read() as conn:
-        sums = _sum_days(conn, window, days_to_sum)
+        sums = _sum_days(conn, window, days)
     credits = [sum(column) for column in zip(*sums, strict=True)]
     return days[0].date, days[-1].date, credits
-
-
-def rebuild_days(conn: Connection, account_id: str, tz_name: str) -> None:
-    """Recomputes an account's daily rollups for its (new) zone, from its buckets and, for
-    any bucket a day boundary cuts, its raw events: exact in any zone."""
-    extent = rollup_range(conn, account_id)
-    if extent is None:
-        replace_days(conn, account_id, [])
-        return
-    days = days_between(extent[0], extent[1] + BUCKET_MS - 1, zone(tz_name))
-    aligned, raw = _spans(enumerate(days))
-    sums: dict[tuple[int, str], Sums] = {}
-    for part in (
-        bucket_sums_per_bot(conn, account_id, aligned),
-        raw_sums_per_bot(conn, account_id, raw),
-    ):
-        for key, values in part.items():
-            row = sums.setdefault(key, [0] * len(CATEGORIES))
-            for c, value in enumerate(values):
-                row[c] += value
-    rows = [
-        (account_id, bot, days[i].date.toordinal(), *v) for (i, bot), v in sums.items() if any(v)
-    ]
-    replace_days(conn, account_id, rows)

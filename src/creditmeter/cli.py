@@ -24,6 +24,7 @@ from .clock import now_ms
 from .days import day_start_ms, local_date, zone
 from .errors import Conflict, CreditmeterError
 from .money import format_credits
+from .rebuilds import resume_rebuilds
 from .services import Services
 from .settings import Settings
 from .store import Store, open_store
@@ -118,7 +119,11 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
 
     settings: Settings = ctx.obj["settings"]
     configure_logging(settings)
-    open_store(settings).dispose()  # migrate once, before any worker starts
+    store = open_store(settings)  # migrate once, before any worker starts
+    try:  # zone changes a stopped process left half rebuilt (reports are exact meanwhile)
+        resume_rebuilds(store=store)
+    finally:
+        store.dispose()
     status = run_server(
         host=host,
         port=port,
@@ -138,7 +143,7 @@ def db() -> None:
 @_friendly
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the store to the current schema (every command does this first)."""
-    _store(ctx)
+    resume_rebuilds(store=_store(ctx))
     click.echo("the store is at the current schema")
 
 

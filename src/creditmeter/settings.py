@@ -34,6 +34,17 @@ class Settings(BaseSettings):
         "a writer process of its own, whose write turn never waits for the GIL of a process "
         "that is also answering requests. false: the worker's threads write them.",
     )
+    store_timeout_s: float = Field(
+        5,
+        gt=0,
+        le=3600,
+        description="How long a request waits for the store before it answers 503 with "
+        "Retry-After: for a free pooled connection, and on PostgreSQL to connect (whole "
+        "seconds, at least 2), for a statement (`statement_timeout`, cancelled by the server) "
+        "and for any answer at all (this plus one second, then the connection is closed); "
+        "TCP keepalives and `tcp_user_timeout` follow it too. SQLite writers wait "
+        "`CREDITMETER_SQLITE_BUSY_TIMEOUT_MS` for the write lock.",
+    )
     pool_size: int = Field(
         8, ge=1, description="PostgreSQL connections kept open per worker process."
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from creditmeter import bills
+from creditmeter import rebuilds
 from creditmeter.categories import CATEGORIES
 from creditmeter.events import Event
 from creditmeter.rollups import bucket_rollups
@@ -74,7 +74,7 @@ def test_upgrading_a_store_with_events_from_0001_builds_its_daily_rollups(
                 for account_id in STARTS:
                     assert rollup_mismatches(conn, account_id) == 0
                 for account_id, (zone, _) in STARTS.items():
-                    bills.rebuild_days(conn, account_id, zone)
+                    rebuilds.rebuild_days(conn, account_id, zone)
                 rebuilt = set(conn.execute(select(usage_days)).all())
             assert migrated == rebuilt
             assert {row.account_id for row in migrated} == set(STARTS)

@@ -1,5 +1,7 @@
 """A TCP proxy on loopback that a test can make fail: drop every connection and close its
-port (a store that goes away), open it again, or lose the answer to one chosen request."""
+port (a store that goes away), open it again, black-hole it (every byte is taken and none
+is forwarded, connections stay open: a network path that stops forwarding), or lose the
+answer to one chosen request."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ class _Connection:
     def __init__(self, client: socket.socket, upstream: socket.socket):
         self.client, self.upstream = client, upstream
         self.answer_lost = False
+        self.stalled = False  # bytes were swallowed: its protocol stream is broken
 
 
 class Proxy:
@@ -43,6 +46,7 @@ class Proxy:
         self._lock = threading.Lock()
         self._connections: set[_Connection] = set()
         self._listening = threading.Event()
+        self._black_hole = threading.Event()
         self._threads: list[threading.Thread] = []
 
     @property
@@ -71,6 +75,25 @@ class Proxy:
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads = [thread for thread in self._threads if thread.is_alive()]
+
+    def black_hole(self) -> None:
+        """From now on bytes are read (so the sender's kernel sees them taken) but never
+        forwarded; connections stay open and new ones are accepted."""
+        self._black_hole.set()
+
+    def forward_again(self) -> None:
+        """Ends black_hole(); the connections whose bytes it swallowed are dropped."""
+        self._black_hole.clear()
+        with self._lock:
+            stalled = [c for c in self._connections if c.stalled]
+        for connection in stalled:
+            self._drop(connection)
+
+    def _swallowed(self, connection: _Connection) -> bool:
+        if self._black_hole.is_set() or connection.stalled:
+            connection.stalled = True
+            return True
+        return False
 
     def __enter__(self) -> Proxy:
         self.start()
@@ -111,7 +134,8 @@ class Proxy:
                     with self._lock:
                         self._requests += 1
                         connection.answer_lost |= self._requests == self.lose.nth
-                connection.upstream.sendall(data)
+                if not self._swallowed(connection):
+                    connection.upstream.sendall(data)
         self._drop(connection)
 
     def _answers_to(self, connection: _Connection) -> None:
@@ -122,7 +146,8 @@ class Proxy:
                     self._drop(connection)
                     self.answer_lost.set()
                     return
-                connection.client.sendall(data)
+                if not self._swallowed(connection):
+                    connection.client.sendall(data)
         self._drop(connection)
 
     def _drop(self, connection: _Connection) -> None:

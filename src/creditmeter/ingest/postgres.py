@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from anyio import to_thread
 
-from ..store import Store, directory, writes
+from .. import bucket_limit
+from ..store import Store, directory, sums, writes
 from .batch import IngestResult, Prepared
 from .turn import Clock, write_batch
 
@@ -22,6 +23,8 @@ class PostgresWriter:
                 conn, prepared, zones, store.known_bots, self._clock
             )
             writes.add_to_rollups(conn, buckets, stored, zones)
+            # Read after adding: the rows are locked by this transaction, the totals exact.
+            bucket_limit.check(sums.bucket_totals(conn, bucket_limit.added(buckets)))
         store.known_bots |= new_bots  # only once committed
         return result
 

@@ -6,11 +6,11 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
-from .. import rollups
+from .. import bucket_limit, rollups
 from ..clock import now_ms
 from ..errors import Conflict, InvalidInput
 from ..events import Event
-from ..store import Store, directory, writes
+from ..store import Store, directory, sums, writes
 from .batch import (
     IngestResult,
     PendingBatch,
@@ -64,6 +64,7 @@ def write_group(
     added: set[tuple[str, str]] = set()
     buckets: rollups.Rollups = {}
     stored: list[Event] = []
+    pending_totals: bucket_limit.Totals = {}  # what the group's batches add to bucket totals
     try:
         with store.write() as conn:
             group = take()
@@ -76,12 +77,14 @@ def write_group(
                     pending.result, inserted, batch_buckets, new_bots = write_batch(
                         conn, pending.prepared, zones, store.known_bots | added, clock
                     )
+                    batch_totals = _within_limit(conn, batch_buckets, pending_totals)
                 except (InvalidInput, Conflict) as refused:
                     savepoint.rollback()
                     pending.error = refused
                 else:
                     savepoint.commit()
                     rollups.merge_rollups(buckets, batch_buckets)
+                    pending_totals = bucket_limit.merged(pending_totals, batch_totals)
                     stored += inserted
                     added |= new_bots
             writes.add_to_rollups(conn, buckets, stored, zones)
@@ -97,3 +100,16 @@ def write_group(
         store.known_bots |= added  # only once committed
         for pending in group:
             pending.done = True
+
+
+def _within_limit(
+    conn: Connection, buckets: rollups.Rollups, pending: bucket_limit.Totals
+) -> bucket_limit.Totals:
+    """What a batch of the group adds to bucket totals; InvalidInput if, with what is stored
+    and what the group's earlier batches add (their rollups are written at the end), a
+    bucket would pass the limit. SQLite's write turn is exclusive: the totals cannot move."""
+    batch = bucket_limit.added(buckets)
+    if batch:
+        earlier = {key: pending[key] for key in batch if key in pending}
+        bucket_limit.check(bucket_limit.merged(sums.bucket_totals(conn, batch), earlier, batch))
+    return batch

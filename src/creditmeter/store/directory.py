@@ -12,6 +12,9 @@ from sqlalchemy import Connection, Row, exc, func, select, update
 from .dialect import dialect_of
 from .tables import accounts, api_keys, bots
 
+# The columns of accounts.Account (the table also holds the zone-change marks of day_rebuild).
+_ACCOUNT = (accounts.c.id, accounts.c.name, accounts.c.timezone, accounts.c.created_at)
+
 
 def insert_account(conn: Connection, account: Mapping[str, object]) -> bool:
     """False when the id is taken (the primary key decides, not a look-up)."""
@@ -24,11 +27,23 @@ def insert_account(conn: Connection, account: Mapping[str, object]) -> bool:
 
 
 def get_account(conn: Connection, account_id: str) -> Row[Any] | None:
-    return conn.execute(select(accounts).where(accounts.c.id == account_id)).one_or_none()
+    return conn.execute(select(*_ACCOUNT).where(accounts.c.id == account_id)).one_or_none()
+
+
+def lock_account(conn: Connection, account_id: str) -> Row[Any] | None:
+    """The account, locked until the transaction ends, so that what the transaction decides
+    from it (a zone change and its rebuild) cannot be raced by another writer of the same
+    account. Where writers run at once (PostgreSQL): `FOR UPDATE`, which also waits for
+    ingestion holding the row `FOR SHARE` (account_zones). Where they run one at a time
+    (SQLite's BEGIN IMMEDIATE), a plain read in the write transaction cannot be raced."""
+    query = select(*_ACCOUNT).where(accounts.c.id == account_id)
+    if not dialect_of(conn).one_writer:
+        query = query.with_for_update()
+    return conn.execute(query).one_or_none()
 
 
 def list_accounts(conn: Connection) -> list[Row[Any]]:
-    return list(conn.execute(select(accounts).order_by(accounts.c.id)))
+    return list(conn.execute(select(*_ACCOUNT).order_by(accounts.c.id)))
 
 
 def account_zones(conn: Connection, ids: Iterable[str]) -> dict[str, str]:

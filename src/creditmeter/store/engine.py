@@ -22,6 +22,7 @@ from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreUnavailable
 from ..settings import Settings
+from . import pg_timeouts
 from .dialect import SQLITE, dialect_of
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -134,9 +135,14 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """One consistent snapshot: rollups and raw events are read as of the same instant."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """One consistent snapshot: rollups and raw events are read as of the same instant
+        (SQLite's read transaction; REPEATABLE READ on PostgreSQL, whose default gives each
+        statement a snapshot of its own)."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -190,13 +196,29 @@ def open_store(settings: Settings, *, upgrade: bool = True) -> Store:
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url, settings)
     else:
-        engine = create_engine(
-            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
-        )
+        engine = _postgres_engine(url, settings)
     store = Store(engine, settings)
     if upgrade:
         upgrade_schema(store)
     return store
+
+
+def _postgres_engine(url: str, settings: Settings) -> Engine:
+    timeout_s = settings.store_timeout_s
+    engine = create_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_size,
+        pool_pre_ping=True,
+        pool_timeout=timeout_s,
+        connect_args=pg_timeouts.connect_args(timeout_s),
+    )
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return pg_timeouts.connect(timeout_s, *cargs, **cparams)  # every wait bounded
+
+    return engine
 
 
 def _sqlite_engine(url: str, settings: Settings) -> Engine:
@@ -213,7 +235,11 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         # One shared connection for an in-memory store (each would be its own database).
         # Writers queue on a lock and SQLite reads run in the event loop: few connections
         # are ever busy at once, and each holds its own cache of prepared statements.
-        **({"poolclass": StaticPool} if in_memory else {"pool_size": 4, "max_overflow": 12}),
+        **(
+            {"poolclass": StaticPool}
+            if in_memory
+            else {"pool_size": 4, "max_overflow": 12, "pool_timeout": settings.store_timeout_s}
+        ),
     )
 
     @event.listens_for(engine, "connect")
@@ -261,7 +287,7 @@ def upgrade_schema(store: Store, *, attempts: int = 30, revision: str = "head") 
     at once."""
     for attempt in range(attempts):
         try:
-            with store.engine.begin() as conn:
+            with store.engine.begin() as conn, _unbounded(conn):
                 if not store.is_sqlite:
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
@@ -272,3 +298,19 @@ def upgrade_schema(store: Store, *, attempts: int = 30, revision: str = "head") 
             if attempt == attempts - 1:
                 raise StoreUnavailable(f"the store cannot be migrated: {error.orig}") from None
             time.sleep(0.2)
+
+
+@contextmanager
+def _unbounded(conn: Connection) -> Iterator[None]:
+    """No store timeout for a migration, which may rewrite big tables (and waits for another
+    process's); PostgreSQL only."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, pg_timeouts.BoundedConnection):
+        yield
+        return
+    conn.execute(text("SET LOCAL statement_timeout = 0"))
+    bound, driver.round_trip_s = driver.round_trip_s, None
+    try:
+        yield
+    finally:
+        driver.round_trip_s = bound

@@ -26,6 +26,11 @@ accounts = Table(
     Column("name", String(200), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Zone changes made, and the one the daily rollups fully follow: they differ while the
+    # rollups of a zone change are being rebuilt (rebuilds.py), and reports then do not
+    # read usage_days.
+    Column("zone_version", Integer, nullable=False, server_default="0"),
+    Column("days_version", Integer, nullable=False, server_default="0"),
 )
 
 bots = Table(

@@ -7,13 +7,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection
 
 from ..categories import CATEGORIES
 from ..events import Event
 from ..rollups import Rollups, day_rollups
 from .dialect import SQLITE_MAX_PARAMS, Dialect, dialect_of, run
-from .tables import usage_days
 
 EVENT_COLUMNS: Final = Event._fields
 EVENT_TYPES: Final = ("text", "text", "text", "smallint", "bigint", "bigint", "text", "text")
@@ -168,9 +167,3 @@ def _upsert_sql(dialect: Dialect, table: str, count: int) -> str:
         f" {dialect.source(_ROLLUP_TYPES, count)}"
         f" ON CONFLICT (account_id, bot_id, {key}) DO UPDATE SET {additions}"
     )
-
-
-def replace_days(conn: Connection, account_id: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Replaces the account's daily rollups by `rows` ((account_id, bot_id, day, *sums))."""
-    conn.execute(delete(usage_days).where(usage_days.c.account_id == account_id))
-    add_rollup_rows(conn, "usage_days", rows)

@@ -187,7 +187,7 @@ def bill_total(*, store: Store, window: Window) -> tuple[date, date, Sums]:
     """The first and last local day of the window and its credits per category."""
     days = window_days(window, TOTAL_MAX_DAYS)
     # Summed day by day in any zone, never in one span: a day's sum is bounded (see
-    # ingest_limits), a year's could pass what SQLite's integers hold.
+    # bucket_limit), a year's could pass what SQLite's integers hold.
     with store.read() as conn:
         sums = _sum_days(conn, window, days)
     credits = [sum(column) for column in zip(*sums, strict=True)]

@@ -18,11 +18,14 @@ from .jsonbody import decode as decode_json
 from .store import Store, directory, ledger
 
 CSV_FIELDS = (*REQUIRED, *OPTIONAL)  # an event's fields, in the order of the contract
+BOM = "\ufeff".encode()  # a UTF-8 byte order mark, which some editors put first
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open("rb") as lines:
         for number, line in enumerate(lines, start=1):
+            if number == 1:
+                line = line.removeprefix(BOM)
             if line.strip():
                 try:
                     yield number, decode_json(line)
@@ -34,7 +37,7 @@ def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _csv(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # Excel's "CSV UTF-8" has a BOM
         reader = csv.DictReader(handle)
         unknown = set(reader.fieldnames or ()) - set(CSV_FIELDS)
         if unknown:

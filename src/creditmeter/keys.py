@@ -10,6 +10,7 @@ import string
 import zlib
 from dataclasses import dataclass
 
+from .accounts import check_slug
 from .cache import GenerationCache
 from .clock import now_ms
 from .errors import InvalidInput, NotFound, Unauthorized
@@ -64,6 +65,8 @@ def create_key(
         raise InvalidInput(f"scope: must be one of {', '.join(SCOPES)}")
     if (scope == "read") != (account_id is not None):
         raise InvalidInput("account_id: read keys belong to an account; platform keys do not")
+    if bot_id is not None:
+        check_slug("bot_id", bot_id)  # the rule events follow: a bot no event can name is none
     if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
         raise InvalidInput(f"expires_in_days: must be > 0 and at most {MAX_EXPIRY_DAYS}")
     if expires_in_ms is not None and expires_in_days is not None:

@@ -217,6 +217,21 @@ def days_between(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[Day]:
     return [Day(d, tuple(pieces.get(d, ()))) for d in dates]
 
 
+@lru_cache(maxsize=1 << 16)
+def whole_day(day: date, tz: ZoneInfo) -> Day:
+    """All of local date `day`, unclipped: every piece of it, as days_between lists them
+    for a range that covers it and its neighbours."""
+    plain = _plain_day(day, tz)
+    if plain is not None:
+        return plain
+    around = days_between(
+        max(MIN_MS, day_start_ms(_shift(day, -1), tz)),
+        min(MAX_MS, day_start_ms(_shift(day, 2), tz)),
+        tz,
+    )
+    return next((d for d in around if d.date == day), Day(day, ()))
+
+
 def count_days(start_ms: int, end_ms: int, tz: ZoneInfo) -> int:
     """len(days_between(...)), without listing the days of a very long range."""
     naive = naive_day_count(start_ms, end_ms, tz)

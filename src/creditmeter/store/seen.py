@@ -43,7 +43,9 @@ class SeenKeys:
 
     def add(self, rows: Sequence[tuple[str, str, int, int]]) -> None:
         """Records (account_id, event_id, line, digest) of keys not seen before."""
-        self._conn.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", rows)
+        with self._conn:  # one transaction, not one per row
+            self._conn.execute("BEGIN")
+            self._conn.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)", rows)
 
     def close(self) -> None:
         self._conn.close()

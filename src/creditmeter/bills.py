@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -18,14 +18,13 @@ from sqlalchemy import Connection
 
 from .cache import GenerationCache
 from .categories import CATEGORIES
-from .days import Day, day_start_ms, days_between, naive_day_count
+from .days import Day, days_between, naive_day_count, whole_day
 from .errors import InvalidInput
 from .rollups import BUCKET_MS, Sums
 from .store import Store
 from .store.day_rebuild import days_zone
 from .store.sums import Span, bucket_sums, day_sums, raw_sums
 
-ONE_DAY = timedelta(days=1)
 PAGE_MAX_DAYS = 90
 TOTAL_MAX_DAYS = 365
 
@@ -89,13 +88,10 @@ def day_spans(days: Iterable[tuple[int, Day]]) -> tuple[list[Span], list[Span]]:
 
 
 def _is_whole(day: Day, window: Window) -> bool:
-    """Whether `day` is the whole local day (not clipped by the window), in one piece."""
-    if len(day.pieces) != 1:
-        return False
-    lo, hi = day.pieces[0]
-    if lo == window.start_ms and lo != day_start_ms(day.date, window.tz):
-        return False
-    return not (hi == window.end_ms + 1 and hi != day_start_ms(day.date + ONE_DAY, window.tz))
+    """Whether `day` is the whole local day, not clipped by the window at either end of any
+    of its pieces: a day a clock set back across midnight cuts in two (St John's until 2011)
+    may be clipped to its first piece by a range that ends in the repeated stretch."""
+    return day.pieces == whole_day(day.date, window.tz).pieces
 
 
 @dataclass(frozen=True, slots=True)

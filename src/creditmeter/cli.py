@@ -11,18 +11,21 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import accounts, demo, keys, portal
 from .bills import Window, bill_page
 from .categories import CATEGORIES
 from .clock import now_ms
-from .days import day_start_ms, local_date, zone
-from .errors import Conflict, CreditmeterError
+from .days import dates_ms, local_date, zone
+from .errors import Conflict, CreditmeterError, StoreUnavailable
+from .ids import check_slug
 from .money import format_credits
 from .rebuilds import resume_rebuilds
 from .services import Services
@@ -71,20 +74,49 @@ def _print_table(table: Table) -> None:
     console.print(table)
 
 
+# Exit statuses (docs/deploy.md): 0 done; 1 refused (invalid input, unknown, conflict);
+# 2 a usage or settings error; 3 the store cannot be used (its URL, its file, its schema, or
+# it does not answer); 4 an unexpected failure (a bug: the message names the exception).
+EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_BUG = 1, 2, 3, 4
+
+
+def _fail(message: str, status: int, details: list[Any] | None = None) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    for item in (details or [])[:20]:
+        err.print(f"  {escape(str(item))}", highlight=False)
+    sys.exit(status)
+
+
 def _friendly(command: F) -> F:
-    """Our errors become one line on stderr and exit status 1, not a traceback."""
+    """Every failure becomes a message on stderr and a documented exit status, never a
+    traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except StoreUnavailable as error:
+            _fail(error.message, EXIT_STORE)
         except CreditmeterError as error:
-            err.print(f"[red]error:[/red] {error.message}", highlight=False)
-            for item in error.extra.get("errors", [])[:20]:
-                err.print(f"  {item}", highlight=False)
-            sys.exit(1)
+            _fail(error.message, EXIT_REFUSED, error.extra.get("errors"))
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as error:  # a bug; the operator still gets a line, not a traceback
+            _fail(f"unexpected failure ({type(error).__name__}: {error})", EXIT_BUG)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    """The settings from CREDITMETER_* variables; a bad value is a usage error naming it."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [
+            f"CREDITMETER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in error.errors()
+        ]
+        _fail(f"invalid setting: {'; '.join(problems)}", EXIT_USAGE)
 
 
 @click.group()
@@ -100,7 +132,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     if database_url:
         os.environ["CREDITMETER_DATABASE_URL"] = database_url  # seen by serve's workers too
     ctx.ensure_object(dict)
-    ctx.obj["settings"] = Settings()
+    ctx.obj["settings"] = _settings()
 
 
 @main.command()
@@ -368,16 +400,20 @@ def report(
     last: date = end.date()
     if last < first:
         raise click.UsageError("--end is before --start")
+    if bot_id is not None:
+        check_slug("--bot", bot_id)
+    dates_ms(first, last, tz)  # refuses dates past what an instant can be, before any work
     table = Table("date", "total", *CATEGORIES, title=f"{account.id} ({tz.key})")
     totals = [0] * len(CATEGORIES)
     chunk_start = first
     while chunk_start <= last:
-        chunk_end = min(last, chunk_start + timedelta(days=89))
+        chunk_end = last if (last - chunk_start).days < 90 else chunk_start + timedelta(days=89)
+        start_ms, end_ms = dates_ms(chunk_start, chunk_end, tz)
         window = Window(
             account_id=account.id,
             bot_id=bot_id,
-            start_ms=day_start_ms(chunk_start, tz),
-            end_ms=day_start_ms(chunk_end + timedelta(days=1), tz) - 1,
+            start_ms=start_ms,
+            end_ms=end_ms,
             tz=tz,
             account_tz=account.timezone,
         )
@@ -387,6 +423,8 @@ def report(
             table.add_row(
                 row.date.isoformat(), format_credits(row.total), *map(format_credits, row.credits)
             )
+        if chunk_end == last:
+            break
         chunk_start = chunk_end + timedelta(days=1)
     table.add_section()
     table.add_row("total", format_credits(sum(totals)), *map(format_credits, totals), style="bold")

@@ -7,12 +7,15 @@ is answered here, so that DST, half-hour and quarter-hour zones are handled once
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from importlib.resources import files
 from itertools import pairwise
+from pathlib import Path
 from typing import cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidInput
 
@@ -22,22 +25,38 @@ MS = timedelta(milliseconds=1)
 MIN_MS = -62135510400000
 MAX_MS = 253402041599999
 
-_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+_NOT_A_ZONE = "timezone: {!r} is not an IANA time zone name such as Asia/Shanghai"
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> frozenset[str]:
+    """The names accepted as zones: IANA's canonical zones and backward-compatible links
+    (`Asia/Calcutta`, `US/Eastern`), as listed by the tzdata package and by the host's
+    compiled `tzdata.zi`. Files that only sit beside them in a zoneinfo directory are not
+    zones: `localtime` (whatever each host's clock is), `posixrules`, `posix/...` and
+    `right/...` (copies with other leap-second rules)."""
+    names = set(files("tzdata").joinpath("zones").read_text(encoding="utf-8").split())
+    for directory in TZPATH:
+        with suppress(OSError, UnicodeDecodeError):
+            for line in (Path(directory) / "tzdata.zi").read_text(encoding="utf-8").splitlines():
+                words = line.split()
+                if len(words) >= 2 and words[0] == "Z":
+                    names.add(words[1])
+                elif len(words) >= 3 and words[0] == "L":
+                    names.add(words[2])
+    return frozenset(names)
 
 
 @lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
-    """The IANA zone called `name`; InvalidInput naming the rule when there is none."""
-    if not _ZONE_NAME.fullmatch(name):
-        raise InvalidInput(
-            f"timezone: {name!r} is not an IANA time zone name such as Asia/Shanghai"
-        )
+    """The IANA zone called `name`; InvalidInput naming the rule when there is none. The
+    one check of a zone name for the API, the CLI, the dashboard and the client."""
+    if name not in zone_names():
+        raise InvalidInput(_NOT_A_ZONE.format(name))
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidInput(
-            f"timezone: {name!r} is not an IANA time zone name such as Asia/Shanghai"
-        ) from None
+        raise InvalidInput(_NOT_A_ZONE.format(name)) from None
 
 
 def is_zone(name: str) -> bool:
@@ -91,6 +110,21 @@ def day_start_ms(day: date, tz: ZoneInfo) -> int:
     candidates = _date_changes(day, tz)
     later = [c for c in candidates if local_date(c, tz) >= day]
     return min(later, default=candidates[0])
+
+
+def dates_ms(first: date, last: date, tz: ZoneInfo) -> tuple[int, int]:
+    """The first and last instant (ms) of the local dates `first` to `last`; InvalidInput
+    when either lies outside the instants accepted anywhere (MIN_MS to MAX_MS)."""
+    try:
+        start, end = day_start_ms(first, tz), day_start_ms(last + timedelta(days=1), tz) - 1
+    except OverflowError:
+        start, end = MIN_MS - 1, MAX_MS + 1
+    if not MIN_MS <= start <= end <= MAX_MS:
+        raise InvalidInput(
+            f"dates: {first} to {last} is out of range; a date must lie wholly between "
+            f"{from_ms(MIN_MS):%Y-%m-%d %H:%M} and {from_ms(MAX_MS):%Y-%m-%d %H:%M} UTC"
+        )
+    return start, end
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +215,21 @@ def days_between(start_ms: int, end_ms: int, tz: ZoneInfo) -> list[Day]:
     first, last = min(pieces), max(pieces)
     dates = (first + timedelta(days=n) for n in range((last - first).days + 1))
     return [Day(d, tuple(pieces.get(d, ()))) for d in dates]
+
+
+@lru_cache(maxsize=1 << 16)
+def whole_day(day: date, tz: ZoneInfo) -> Day:
+    """All of local date `day`, unclipped: every piece of it, as days_between lists them
+    for a range that covers it and its neighbours."""
+    plain = _plain_day(day, tz)
+    if plain is not None:
+        return plain
+    around = days_between(
+        max(MIN_MS, day_start_ms(_shift(day, -1), tz)),
+        min(MAX_MS, day_start_ms(_shift(day, 2), tz)),
+        tz,
+    )
+    return next((d for d in around if d.date == day), Day(day, ()))
 
 
 def count_days(start_ms: int, end_ms: int, tz: ZoneInfo) -> int:

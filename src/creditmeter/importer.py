@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,18 +13,32 @@ from typing import Any
 from rich.progress import Progress
 
 from .errors import Conflict, InvalidInput
-from .events import MAX_BATCH, OPTIONAL, REQUIRED, parse_batch
+from .events import MAX_BATCH, OPTIONAL, REQUIRED, Event, parse_batch
 from .ingest import Ingestion, conflicting
 from .jsonbody import JsonNumber
 from .jsonbody import decode as decode_json
 from .store import Store, directory, writes
+from .store.seen import Key, SeenKeys
 
 CSV_FIELDS = (*REQUIRED, *OPTIONAL)  # an event's fields, in the order of the contract
+BOM = "\ufeff".encode()  # a UTF-8 byte order mark, which some editors put first
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open("rb") as lines:
+class _Reader:
+    """The lines of a file, and how many of its bytes have been read (for a progress bar)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.size = path.stat().st_size
+        self.position = 0
+
+
+def _jsonl(reader: _Reader) -> Iterator[tuple[int, Any]]:
+    with reader.path.open("rb") as lines:
         for number, line in enumerate(lines, start=1):
+            reader.position += len(line)
+            if number == 1:
+                line = line.removeprefix(BOM)
             if line.strip():
                 try:
                     yield number, decode_json(line)
@@ -33,16 +49,18 @@ def _jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                     ) from None
 
 
-def _csv(path: Path) -> Iterator[tuple[int, Any]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        unknown = set(reader.fieldnames or ()) - set(CSV_FIELDS)
+def _csv(reader: _Reader) -> Iterator[tuple[int, Any]]:
+    with reader.path.open("rb") as raw:
+        handle = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")  # Excel's BOM too
+        rows = csv.DictReader(handle)
+        unknown = set(rows.fieldnames or ()) - set(CSV_FIELDS)
         if unknown:
             raise InvalidInput(
                 f"line 1: unknown column(s) {', '.join(sorted(unknown))}; "
                 f"columns are {', '.join(CSV_FIELDS)}"
             )
-        for row in reader:
+        for row in rows:
+            reader.position = raw.tell()  # what the text layer has read ahead, near enough
             event: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
             if event.get("timestamp", "").isdigit():
                 event["timestamp"] = JsonNumber(event["timestamp"])
@@ -51,16 +69,16 @@ def _csv(path: Path) -> Iterator[tuple[int, Any]]:
                     event["metadata"] = decode_json(event["metadata"].encode())
                 except InvalidInput as error:
                     raise InvalidInput(
-                        f"line {reader.line_num}: metadata "
+                        f"line {rows.line_num}: metadata "
                         f"{error.message.removeprefix('body: ')}; nothing was imported"
                     ) from None
-            yield reader.line_num, event
+            yield rows.line_num, event
 
 
-def _batches(path: Path, fmt: str) -> Iterator[tuple[list[int], list[Any]]]:
+def _batches(reader: _Reader, fmt: str) -> Iterator[tuple[list[int], list[Any]]]:
     lines: list[int] = []
     events: list[Any] = []
-    for number, event in _csv(path) if fmt == "csv" else _jsonl(path):
+    for number, event in _csv(reader) if fmt == "csv" else _jsonl(reader):
         lines.append(number)
         events.append(event)
         if len(events) == MAX_BATCH:
@@ -70,7 +88,7 @@ def _batches(path: Path, fmt: str) -> Iterator[tuple[list[int], list[Any]]]:
         yield lines, events
 
 
-def _validated(lines: list[int], events: list[Any]) -> Any:
+def _validated(lines: list[int], events: list[Any]) -> list[Event]:
     try:
         return parse_batch({"events": events})
     except InvalidInput as error:
@@ -84,31 +102,66 @@ def _validated(lines: list[int], events: list[Any]) -> Any:
         ) from None
 
 
-def _check_file(store: Store, path: Path, fmt: str) -> int:
+class _Findings:
+    """What the first pass found wrong: counted in full, worded for the first MAX_SHOWN."""
+
+    MAX_SHOWN = 100
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.shown: list[str] = []
+
+    def add(self, message: str) -> None:
+        self.count += 1
+        if len(self.shown) < self.MAX_SHOWN:
+            self.shown.append(message)
+
+
+def _check_reuse(
+    seen: SeenKeys, stored: dict[Key, Event], lines: list[int], batch: list[Event]
+) -> Iterator[str]:
+    """A message for each event of the batch whose id was read before (earlier in the file
+    or in this batch) or is stored, with other content. Records the batch's first uses."""
+    digests = [hash(event.content) for event in batch]
+    earlier = seen.first_uses(list({event.key: None for event in batch}))
+    new: dict[Key, tuple[int, int]] = {}
+    for line, event, digest in zip(lines, batch, digests, strict=True):
+        first = earlier.get(event.key) or new.setdefault(event.key, (line, digest))
+        if first[1] != digest:
+            yield (
+                f"line {line}: id {event.event_id!r} was used at line {first[0]} with other content"
+            )
+        elif event.key in stored and conflicting(event, stored[event.key]):
+            yield f"line {line}: id {event.event_id!r} is already stored with other content"
+    seen.add([(*key, line, digest) for key, (line, digest) in new.items()])
+
+
+def check_file(*, store: Store, path: Path, fmt: str, progress: Progress | None = None) -> int:
     """The number of events, once every line is known good: valid, of a known account, and
     reusing no id with other content (in the file or in the store). Otherwise an error
-    naming the lines, before anything is stored: a batch cannot see the other batches."""
-    total = 0
-    first_seen: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (line, content hash)
+    naming the lines, before anything is stored: a batch cannot see the other batches.
+    Memory stays bounded: the keys read so far are kept in a scratch file (SeenKeys) and
+    the store is asked about each batch's keys in turn."""
+    reader, total = _Reader(path), 0
     account_lines: dict[str, int] = {}
-    conflicts: list[str] = []
-    for lines, raw_events in _batches(path, fmt):
-        batch = _validated(lines, raw_events)
-        total += len(batch)
-        with store.read() as conn:
-            stored = writes.stored(conn, [event.key for event in batch])
-        for line, event in zip(lines, batch, strict=True):
-            account_lines.setdefault(event.account_id, line)
-            first_line, content = first_seen.setdefault(event.key, (line, hash(event.content)))
-            if content != hash(event.content):
-                conflicts.append(
-                    f"line {line}: id {event.event_id!r} was used at line {first_line} "
-                    "with other content"
-                )
-            elif event.key in stored and conflicting(event, stored[event.key]):
-                conflicts.append(
-                    f"line {line}: id {event.event_id!r} is already stored with other content"
-                )
+    conflicts = _Findings()
+    progress = progress or Progress(disable=True)
+    task = progress.add_task(f"checking {path.name}", total=reader.size)
+    with tempfile.TemporaryDirectory(prefix="creditmeter-import-") as scratch:
+        seen = SeenKeys(Path(scratch))
+        try:
+            for lines, raw_events in _batches(reader, fmt):
+                batch = _validated(lines, raw_events)
+                total += len(batch)
+                for line, event in zip(lines, batch, strict=True):
+                    account_lines.setdefault(event.account_id, line)
+                with store.read() as conn:
+                    stored = writes.stored(conn, [event.key for event in batch])
+                for message in _check_reuse(seen, stored, lines, batch):
+                    conflicts.add(message)
+                progress.update(task, completed=reader.position)
+        finally:
+            seen.close()
     with store.read() as conn:
         known = directory.account_zones(conn, account_lines)
     unknown = [
@@ -121,22 +174,23 @@ def _check_file(store: Store, path: Path, fmt: str) -> int:
             f"{len(unknown)} unknown account(s); nothing was imported; first: {unknown[0]}",
             errors=unknown,
         )
-    if conflicts:
+    if conflicts.count:
         raise Conflict(
-            f"{len(conflicts)} event id(s) reused with other content; nothing was imported; "
-            f"first: {conflicts[0]}",
-            errors=conflicts,
+            f"{conflicts.count} event id(s) reused with other content; nothing was imported; "
+            f"first: {conflicts.shown[0]}",
+            errors=conflicts.shown,
         )
     return total
 
 
 def import_file(*, ingestion: Ingestion, path: Path, fmt: str) -> tuple[int, int]:
-    """Checks every event first (nothing is stored if any is bad), then stores them."""
-    total = _check_file(ingestion.store, path, fmt)
+    """Checks every event first (nothing is stored if any is bad), then stores them; a
+    progress bar for each pass."""
     accepted = duplicates = 0
     with Progress(transient=False) as progress:
+        total = check_file(store=ingestion.store, path=path, fmt=fmt, progress=progress)
         task = progress.add_task(f"importing {path.name}", total=total)
-        for lines, events in _batches(path, fmt):
+        for lines, events in _batches(_Reader(path), fmt):
             result = ingestion.ingest(_validated(lines, events))
             accepted += result.accepted
             duplicates += result.duplicates

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from .cache import GenerationCache
 from .clock import now_ms
 from .errors import InvalidInput, NotFound, Unauthorized
+from .ids import check_slug
 from .store import Store, directory
 
 SCOPES = ("read", "ingest", "admin")
@@ -77,6 +78,8 @@ def create_key(
         raise InvalidInput(f"scope: must be one of {', '.join(SCOPES)}")
     if (scope == "read") != (account_id is not None):
         raise InvalidInput("account_id: read keys belong to an account; platform keys do not")
+    if bot_id is not None:
+        check_slug("bot_id", bot_id)  # the rule events follow: a bot no event can name is none
     if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
         raise InvalidInput(f"expires_in_days: must be > 0 and at most {MAX_EXPIRY_DAYS}")
     if expires_in_ms is not None and expires_in_days is not None:

@@ -73,7 +73,9 @@ class Settings(BaseSettings):
         "INFO", description="Lowest level of log lines written to stderr."
     )
     log_format: Literal["json", "text"] = Field(
-        "json", description="`json`: one JSON object per line; `text`: human-readable lines."
+        "json",
+        description="`json`: one JSON object per line; `text`: the same fields as "
+        "`key=value` pairs on a human-readable line.",
     )
     cors_origins: list[str] = Field(
         default_factory=list,

@@ -27,6 +27,7 @@ from creditmeter.client.calls import BillWindow, Call, batches, encode_event, in
 from creditmeter.client.errors import error_from, retry_after
 
 NEW_YORK = ZoneInfo("America/New_York")
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def test_a_date_is_the_whole_local_day() -> None:
@@ -50,6 +51,23 @@ def test_instants() -> None:
         instant_ms(True, None, end=False)
     with pytest.raises(TypeError):
         instant_ms("2024-12-01", None, end=False)  # type: ignore[arg-type]
+
+
+def test_a_date_past_the_last_instant_is_a_value_error_not_an_overflow() -> None:
+    # The day after 9999-12-31 is no date at all: its end used to raise OverflowError.
+    # The service's instants end with 9999-12-28 UTC (days.MAX_MS), and so do the client's.
+    assert instant_ms(date(9999, 12, 28), UTC_ZONE, end=True) == 253402041599999
+    for late in (date(9999, 12, 29), date(9999, 12, 31)):
+        with pytest.raises(ValueError, match="out of range"):
+            instant_ms(late, UTC_ZONE, end=True)
+        with pytest.raises(ValueError, match="out of range"):
+            instant_ms(late, UTC_ZONE, end=False)
+    with pytest.raises(ValueError, match="out of range"):
+        instant_ms(date(9999, 12, 31), ZoneInfo("Pacific/Kiritimati"), end=False)
+    with pytest.raises(ValueError, match="out of range"):
+        instant_ms(date(1, 1, 1), ZoneInfo("Asia/Tokyo"), end=False)
+    with pytest.raises(ValueError, match="out of range"):  # before any request
+        BillWindow(date(2024, 12, 1), date(9999, 12, 31), "UTC", None, None, {})
 
 
 def test_events_are_encoded_as_the_service_reads_them() -> None:

@@ -11,7 +11,7 @@ import json
 import random
 from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from ..days import day_start_ms, to_ms
+from ..days import dates_ms, to_ms, zone
+from ..errors import InvalidInput
 from .errors import ApiError
 from .models import Account, BillTotal, DayRow, IngestResult, Key, NewKey, UsageEvent
 
@@ -105,16 +106,19 @@ def instant_ms(value: Instant, tz: ZoneInfo | None, *, end: bool) -> int:
         return to_ms(value)
     if isinstance(value, date):
         assert tz is not None
-        if end:
-            return day_start_ms(value + timedelta(days=1), tz) - 1
-        return day_start_ms(value, tz)
+        try:  # days.dates_ms: the service's own bounds, past which a day has no instants
+            start, last = dates_ms(value, value, tz)
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
+        return last if end else start
     raise TypeError(f"a time must be a datetime, a date or milliseconds, not {value!r}")
 
 
 def _zone(name: str) -> ZoneInfo:
+    """The server's own check of a zone name (days.zone), as a ValueError."""
     try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return zone(name)
+    except InvalidInput:
         raise ValueError(f"{name!r} is not an IANA time zone name") from None
 
 
@@ -156,11 +160,10 @@ class BillWindow:
         self.zones = zones
         self.learns_zone = timezone is None and (_is_day(start) or _is_day(end))
         # Bad arguments fail here, before any request.
-        if timezone is not None:
-            _zone(timezone)
-        for value in (start, end):
-            if not _is_day(value):
-                instant_ms(value, None, end=False)
+        tz = _zone(timezone) if timezone is not None else None
+        for value, is_end in ((start, False), (end, True)):
+            if tz is not None or not _is_day(value):
+                instant_ms(value, tz, end=is_end)
 
     def zone_name(self) -> str | None:
         return self.timezone if self.timezone is not None else self.zones.get(self.account_id)

@@ -10,12 +10,12 @@ from sqlalchemy.engine import make_url
 
 from ..errors import Conflict, InvalidInput
 from ..settings import Settings
-from .engine import normalize_url
+from .engine import checked_url
 
 
 def sqlite_path(settings: Settings) -> Path:
     """The file of a SQLite store; InvalidInput for any other store."""
-    url = make_url(normalize_url(settings.database_url))
+    url = make_url(checked_url(settings.database_url))
     if url.get_backend_name() != "sqlite":
         raise InvalidInput(
             "backup copies a SQLite store; back up PostgreSQL with its own tools "

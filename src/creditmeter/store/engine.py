@@ -16,6 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -190,9 +191,40 @@ class Store:
         self.engine.dispose()
 
 
+_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+_URL_FORMS = "sqlite:///relative.db, sqlite:////absolute/path.db or postgresql://user@host:5432/db"
+
+
+def checked_url(url: str) -> str:
+    """`url` with its driver (normalize_url), or StoreUnavailable saying which URLs work:
+    a store that cannot be opened is named, never a driver's traceback."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except exc.ArgumentError:
+        hint = f"; for a SQLite file, sqlite:///{url}" if "://" not in url else ""
+        raise StoreUnavailable(
+            f"database URL: {url!r} is not a URL; use {_URL_FORMS}{hint}"
+        ) from None
+    if parsed.drivername not in _DRIVERS:
+        raise StoreUnavailable(
+            f"database URL: {parsed.drivername}:// is not supported; use {_URL_FORMS}"
+        )
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
+        path = Path(database)
+        if path.is_dir():
+            raise StoreUnavailable(
+                f"database URL: {database} is a directory; name a database file in it, "
+                f"such as sqlite:///{path / 'creditmeter.db'}"
+            )
+        if path.exists() and not path.is_file():
+            raise StoreUnavailable(f"database URL: {database} is not a regular file")
+    return parsed.render_as_string(hide_password=False)
+
+
 def open_store(settings: Settings, *, upgrade: bool = True) -> Store:
     """Make the engine for `settings.database_url` and bring its schema up to date."""
-    url = normalize_url(settings.database_url)
+    url = checked_url(settings.database_url)
     if url.startswith("sqlite"):
         engine = _sqlite_engine(url, settings)
     else:
@@ -225,7 +257,12 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
     database = make_url(url).database
     in_memory = not database or database == ":memory:"
     if database and not in_memory:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreUnavailable(
+                f"database URL: cannot make the directory of {database}: {error.strerror}"
+            ) from None
     engine = create_engine(
         url,
         connect_args={
@@ -314,3 +351,28 @@ def _unbounded(conn: Connection) -> Iterator[None]:
         yield
     finally:
         driver.round_trip_s = bound
+        except exc.DatabaseError as error:  # SQLite: "file is not a database"
+            raise StoreUnavailable(
+                f"the store cannot be opened: {error.orig}; is "
+                f"{store.engine.url.render_as_string(hide_password=True)} a creditmeter store?"
+            ) from None
+        except CommandError:
+            if (why := _unknown_revision(store)) is None:
+                raise  # the store's revision is known: the `revision` asked for is not
+            raise StoreUnavailable(why) from None
+
+
+def _unknown_revision(store: Store) -> str | None:
+    """Why a store whose schema revision this version does not know cannot be used, or
+    None when this version knows it."""
+    with store.engine.connect() as conn:
+        revision = MigrationContext.configure(conn).get_current_revision()
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    if revision is None or revision in {s.revision for s in scripts.walk_revisions()}:
+        return None
+    head = scripts.get_current_head()
+    return (
+        f"the store's schema is at revision {revision!r}, which this version of creditmeter "
+        f"does not know (its newest is {head!r}): a newer version has upgraded it. Run that "
+        "version, or restore a backup taken before the upgrade (docs/deploy.md)"
+    )

@@ -1,0 +1,141 @@
+"""The CLI never prints a traceback: every failure is a message and a documented exit
+status (issue 15, items 8, 11 and 13)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from creditmeter.cli import EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
+from tests.e2e.test_cli import Cli
+
+EVENT = {
+    "id": "e1",
+    "account_id": "acme",
+    "bot_id": "b1",
+    "category": "chat",
+    "credits": "1.5",
+    "timestamp": 1733011200000,
+}
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    made = Cli(f"sqlite:///{tmp_path / 'ledger.db'}")
+    made("accounts", "create", "acme")
+    return made
+
+
+def _says(result: Result, *words: str) -> None:
+    text = " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in text, text
+
+
+def test_a_bot_binding_follows_the_slug_rule(cli: Cli) -> None:
+    for bad in ("Support-Bot", "<b>bot</b>", "-x", "a" * 65):
+        result = cli("keys", "create", "--account", "acme", "--bot", bad, code=EXIT_REFUSED)
+        _says(result, "bot_id", "not a valid id")
+    assert json.loads(cli("keys", "list", "--json").stdout) == []
+    good = json.loads(
+        cli("keys", "create", "--account", "acme", "--bot", "support-bot", "--json").stdout
+    )
+    assert good["bot_id"] == "support-bot"
+
+
+def test_a_zone_must_be_an_iana_zone(cli: Cli) -> None:
+    for name in ("localtime", "posixrules", "posix/Asia/Shanghai", "right/UTC"):
+        result = cli("accounts", "create", "z1", "--timezone", name, code=EXIT_REFUSED)
+        _says(result, "timezone", "not an IANA time zone")
+        report = cli(
+            "report",
+            "--account",
+            "acme",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-01",
+            "--timezone",
+            name,
+            code=EXIT_REFUSED,
+        )
+        _says(report, "not an IANA time zone")
+    assert "Asia/Calcutta" in cli("accounts", "create", "z2", "--timezone", "Asia/Calcutta").stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("mysql://user@localhost/db", ["mysql:// is not supported", "postgresql://"]),
+        ("ledger.db", ["is not a URL", "sqlite:///ledger.db"]),
+        ("sqlite:///{dir}", ["is a directory"]),
+        ("sqlite:///{dir}/not-a-db.txt", ["file is not a database"]),
+        ("sqlite:///{dir}/not-a-db.txt/inner.db", ["cannot make the directory"]),
+    ],
+)
+def test_a_store_that_cannot_be_used_is_named(tmp_path: Path, url: str, words: list[str]) -> None:
+    (tmp_path / "not-a-db.txt").write_text("hello, this is not SQLite\n" * 100)
+    cli = Cli(url.format(dir=tmp_path))
+    for command in (
+        ["accounts", "list"],
+        ["db", "upgrade"],
+        ["report", "--account", "a", "--start", "2024-01-01", "--end", "2024-01-02"],
+    ):
+        _says(cli(*command, code=EXIT_STORE), *words)
+
+
+def test_a_store_at_an_unknown_newer_revision(cli: Cli, tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'f00dfeed0099'")
+    for command in (["accounts", "list"], ["db", "upgrade"]):
+        _says(cli(*command, code=EXIT_STORE), "'f00dfeed0099'", "newer version", "backup")
+
+
+def test_a_bad_setting_is_a_usage_error(cli: Cli) -> None:
+    cli.env["CREDITMETER_LOG_FORMAT"] = "xml"
+    _says(cli("accounts", "list", code=EXIT_USAGE), "CREDITMETER_LOG_FORMAT")
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("9999-12-01", "9999-12-31"), ("0001-01-01", "0001-01-05")]
+)
+def test_report_at_the_ends_of_the_calendar(cli: Cli, start: str, end: str) -> None:
+    result = cli("report", "--account", "acme", "--start", start, "--end", end, code=EXIT_REFUSED)
+    _says(result, "out of range")
+    cli("report", "--account", "acme", "--start", "9999-12-20", "--end", "9999-12-28")
+
+
+def test_report_bot_must_be_a_slug(cli: Cli) -> None:
+    result = cli(
+        "report",
+        "--account",
+        "acme",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-01",
+        "--bot",
+        "NOT A SLUG",
+        code=EXIT_REFUSED,
+    )
+    _says(result, "--bot", "not a valid id")
+
+
+def test_import_accepts_a_byte_order_mark(cli: Cli, tmp_path: Path) -> None:
+    csv_file = tmp_path / "excel.csv"
+    csv_file.write_bytes(
+        "\ufeffid,account_id,bot_id,category,credits,timestamp\n"
+        "c1,acme,b1,chat,2,1733011200000\n".encode()
+    )
+    jsonl_file = tmp_path / "events.jsonl"
+    jsonl_file.write_bytes("\ufeff".encode() + json.dumps(EVENT).encode() + b"\n")
+    for path in (csv_file, jsonl_file):
+        summary = json.loads(cli("import", str(path)).stdout.splitlines()[-1])
+        assert summary == {"events": 1, "accepted": 1, "duplicates": 0}
+    assert cli.total() == Decimal("3.5")

@@ -335,6 +335,15 @@ def upgrade_schema(store: Store, *, attempts: int = 30, revision: str = "head") 
             if attempt == attempts - 1:
                 raise StoreUnavailable(f"the store cannot be migrated: {error.orig}") from None
             time.sleep(0.2)
+        except exc.DatabaseError as error:  # SQLite: "file is not a database"
+            raise StoreUnavailable(
+                f"the store cannot be opened: {error.orig}; is "
+                f"{store.engine.url.render_as_string(hide_password=True)} a creditmeter store?"
+            ) from None
+        except CommandError:
+            if (why := _unknown_revision(store)) is None:
+                raise  # the store's revision is known: the `revision` asked for is not
+            raise StoreUnavailable(why) from None
 
 
 @contextmanager
@@ -351,15 +360,6 @@ def _unbounded(conn: Connection) -> Iterator[None]:
         yield
     finally:
         driver.round_trip_s = bound
-        except exc.DatabaseError as error:  # SQLite: "file is not a database"
-            raise StoreUnavailable(
-                f"the store cannot be opened: {error.orig}; is "
-                f"{store.engine.url.render_as_string(hide_password=True)} a creditmeter store?"
-            ) from None
-        except CommandError:
-            if (why := _unknown_revision(store)) is None:
-                raise  # the store's revision is known: the `revision` asked for is not
-            raise StoreUnavailable(why) from None
 
 
 def _unknown_revision(store: Store) -> str | None:

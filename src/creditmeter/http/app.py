@@ -24,6 +24,7 @@ from .bill_routes import BillEndpoints
 from .bill_routes import router as bill_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
+from .head import HeadAsGet
 from .ingest_routes import router as ingest_router
 from .metrics import Metrics
 from .ops_routes import STATIC
@@ -97,11 +98,12 @@ def create_app(
     )
     # Innermost first: the bill fast path sits inside CORS and the edge, like every route.
     app.add_middleware(BillEndpoints, state=app.state, handlers=app.exception_handlers)
+    app.add_middleware(HeadAsGet)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Total-Count", "Link", "X-Timezone", "X-Request-Id", "Retry-After"],
         )

@@ -22,6 +22,7 @@ from ..errors import (
     PayloadTooLarge,
     StoreUnavailable,
 )
+from .head import method_sent
 
 log = logging.getLogger("creditmeter.http")
 
@@ -46,6 +47,8 @@ def _allowed_methods(request: Request, fallback: str) -> str:
         for method in _METHODS
         if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
     ]
+    if "GET" in allowed and "HEAD" not in allowed:  # HeadAsGet answers HEAD wherever GET is
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
     return ", ".join(allowed) or fallback
 
 
@@ -58,11 +61,12 @@ def install(app: FastAPI, retry_after: int) -> None:
         assert isinstance(error, HTTPException)
         ours: CreditmeterError
         if error.status_code == 404:
-            ours = NotFound(f"no such path: {request.method} {request.url.path}")
+            ours = NotFound(f"no such path: {method_sent(request.scope)} {request.url.path}")
         elif error.status_code == 405:
             allow = _allowed_methods(request, (error.headers or {}).get("Allow", ""))
+            method = method_sent(request.scope)
             ours = MethodNotAllowed(
-                f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
+                f"{method} is not allowed on {request.url.path}; allowed: {allow}",
                 headers={"Allow": allow},
             )
         elif error.status_code == 413:

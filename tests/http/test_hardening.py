@@ -1,0 +1,156 @@
+"""Issue 15's defects that the app answers itself, on both stores: HEAD, deep and exact
+metadata, control characters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text as sql_text
+
+from creditmeter.store import Store
+from tests.conftest import bearer, make_key
+from tests.http.support import (
+    BILL_PAGE,
+    BILL_TOTAL,
+    DECEMBER,
+    assert_error,
+    event,
+    post_events,
+)
+
+# --- HEAD answers as GET, without a body -------------------------------------------------
+
+
+def _get_paths(admin: str, read: str) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    admin_auth, read_auth = bearer(admin), bearer(read)
+    return [
+        (BILL_PAGE, DECEMBER, read_auth),
+        (BILL_TOTAL, DECEMBER, read_auth),
+        (BILL_PAGE, {"start_time": "2"}, read_auth),  # an error answers HEAD too
+        ("/v1/account", {}, read_auth),
+        ("/v1/admin/accounts", {}, admin_auth),
+        ("/v1/admin/accounts/acme", {}, admin_auth),
+        ("/v1/admin/accounts/acme/keys", {}, admin_auth),
+        ("/v1/admin/accounts/ghost", {}, admin_auth),
+        ("/healthz", {}, {}),
+        ("/readyz", {}, {}),
+        ("/openapi.json", {}, {}),
+        ("/docs", {}, {}),
+        ("/dashboard", {}, {}),
+        ("/static/docs.js", {}, {}),
+    ]
+
+
+def test_head_answers_as_get_without_a_body(
+    client: TestClient, store: Store, shanghai: str
+) -> None:
+    admin = make_key(store, "admin")
+    for path, params, headers in _get_paths(admin, shanghai):
+        got = client.get(path, params=params, headers=headers)
+        head = client.head(path, params=params, headers=headers)
+        assert head.status_code == got.status_code, (path, head.status_code, got.text)
+        assert head.content == b"", path
+        assert head.headers.get("content-type") == got.headers.get("content-type"), path
+        if "content-length" in got.headers and path != "/readyz":
+            assert head.headers["content-length"] == got.headers["content-length"], path
+        if path == BILL_PAGE and got.status_code == 200:
+            assert head.headers["x-total-count"] == got.headers["x-total-count"]
+
+
+def test_head_where_get_is_not_served_is_a_405_naming_head(
+    client: TestClient, ingest_key: str
+) -> None:
+    answer = client.head("/v1/usage/events", headers=bearer(ingest_key))
+    assert answer.status_code == 405
+    assert answer.content == b""
+    assert answer.headers["allow"] == "POST"
+
+
+def test_allow_names_head_beside_get(client: TestClient, shanghai: str) -> None:
+    answer = client.post(BILL_PAGE, headers=bearer(shanghai))
+    assert_error(answer, 405, 40500, "POST", "GET, HEAD")
+
+
+# --- metadata: depth, exact numbers ------------------------------------------------------
+
+
+def _nested(depth: int, kind: str = "object") -> Any:
+    """Metadata `depth` objects and arrays deep: an object holding arrays, or objects."""
+    value: Any = 1
+    for _ in range(depth - 1):
+        value = {"a": value} if kind == "object" else [value]
+    return {"a": value}
+
+
+@pytest.mark.parametrize(("kind", "depth"), [("object", 500), ("array", 600), ("object", 65)])
+def test_metadata_nested_too_deeply_is_a_400(
+    client: TestClient, ingest_key: str, shanghai: str, kind: str, depth: int
+) -> None:
+    answer = post_events(client, ingest_key, [event("deep", metadata=_nested(depth, kind))])
+    body = assert_error(answer, 400, 40000, "nothing was stored")
+    assert body["errors"][0]["field"] == "metadata"
+    assert "64" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("kind", ["object", "array"])
+def test_metadata_at_the_depth_limit_is_stored(
+    client: TestClient, ingest_key: str, shanghai: str, kind: str
+) -> None:
+    answer = post_events(client, ingest_key, [event("deep", metadata=_nested(64, kind))])
+    assert answer.json() == {"accepted": 1, "duplicates": 0}, answer.text
+
+
+def _post_raw(client: TestClient, key: str, metadata_text: str, event_id: str = "m1") -> Any:
+    """An event whose metadata is this JSON text, as sent (no float on the way)."""
+    text = json.dumps(event(event_id, metadata={"__": 0})).replace('{"__": 0}', metadata_text)
+    return client.post(
+        "/v1/usage/events",
+        content=f'{{"events": [{text}]}}',
+        headers={**bearer(key), "Content-Type": "application/json"},
+    )
+
+
+def _stored_metadata(store: Store, event_id: str = "m1") -> str | None:
+    with store.engine.connect() as conn:
+        query = sql_text("SELECT metadata FROM usage_events WHERE event_id = :id")
+        value: str | None = conn.execute(query, {"id": event_id}).scalar_one()
+        return value
+
+
+def test_metadata_numbers_are_stored_exactly_as_sent(
+    client: TestClient, store: Store, ingest_key: str, shanghai: str
+) -> None:
+    answer = _post_raw(client, ingest_key, '{"n": 12345678901234567.5, "c": 0.30000000000000004}')
+    assert answer.json() == {"accepted": 1, "duplicates": 0}, answer.text
+    assert _stored_metadata(store) == '{"c":0.30000000000000004,"n":12345678901234567.5}'
+
+
+def test_a_resend_with_another_decimal_is_a_conflict(
+    client: TestClient, ingest_key: str, shanghai: str
+) -> None:
+    assert _post_raw(client, ingest_key, '{"n": 12345678901234567.5}').status_code == 200
+    # The same decimal written otherwise is the same content...
+    same = _post_raw(client, ingest_key, '{"n": 1234567890123456750e-2}')
+    assert same.json() == {"accepted": 0, "duplicates": 1}, same.text
+    # ...a float would read this one as the same number too; it is not.
+    other = _post_raw(client, ingest_key, '{"n": 12345678901234567.6}')
+    body = assert_error(other, 409, 40900, "'m1'")
+    assert body["ids"] == ["m1"]
+
+
+def test_the_4_kib_rule_is_measured_on_the_text_stored(
+    client: TestClient, store: Store, ingest_key: str, shanghai: str
+) -> None:
+    # 500 x 1e300: 3 KiB sent and 3.5 KiB stored, where 300 digits each were once counted.
+    fits = _post_raw(client, ingest_key, '{"n": [' + ",".join(["1e300"] * 500) + "]}")
+    assert fits.json() == {"accepted": 1, "duplicates": 0}, fits.text
+    stored = _stored_metadata(store)
+    assert stored is not None
+    assert len(stored.encode()) <= 4096
+    too_big = '{"s": "' + "x" * 4090 + '"}'  # 4098 bytes stored
+    answer = _post_raw(client, ingest_key, too_big, event_id="m2")
+    body = assert_error(answer, 400, 40000)
+    assert body["errors"][0]["field"] == "metadata"

@@ -8,6 +8,7 @@ from .bills import rebuild_days
 from .clock import now_ms
 from .days import zone
 from .errors import Conflict, InvalidInput, NotFound
+from .labels import ACCOUNT_NAME_MAX, check_label
 from .store import Store
 from .store import directory as sql
 from .store.directory import Account
@@ -23,9 +24,7 @@ def check_slug(field: str, value: str) -> str:
 
 
 def check_name(name: str) -> str:
-    if not 1 <= len(name) <= 200 or not name.isprintable():
-        raise InvalidInput("name: must be 1-200 printable characters")
-    return name
+    return check_label("name", name, max_length=ACCOUNT_NAME_MAX)
 
 
 def create_account(
@@ -41,6 +40,7 @@ def create_account(
 
 
 def get_account(*, store: Store, account_id: str) -> Account:
+    check_slug("account_id", account_id)
     with store.read() as conn:
         account = sql.get_account(conn, account_id)
     if account is None:
@@ -51,6 +51,7 @@ def get_account(*, store: Store, account_id: str) -> Account:
 def update_account(
     *, store: Store, account_id: str, name: str | None = None, timezone: str | None = None
 ) -> Account:
+    check_slug("account_id", account_id)
     changes: dict[str, str] = {}
     if name is not None:
         changes["name"] = check_name(name)
@@ -73,5 +74,6 @@ def list_accounts(*, store: Store) -> list[Account]:
 
 
 def list_bots(*, store: Store, account_id: str) -> list[str]:
+    check_slug("account_id", account_id)
     with store.read() as conn:
         return sql.list_bots(conn, account_id)

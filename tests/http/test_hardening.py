@@ -4,14 +4,21 @@ metadata, control characters."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
+from urllib.parse import quote
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text as sql_text
 
+from creditmeter import keys
+from creditmeter.http import create_app
 from creditmeter.store import Store
 from tests.conftest import bearer, make_key
+from tests.conftest import test_settings as settings_for_tests
 from tests.http.support import (
     BILL_PAGE,
     BILL_TOTAL,
@@ -154,3 +161,77 @@ def test_the_4_kib_rule_is_measured_on_the_text_stored(
     answer = _post_raw(client, ingest_key, too_big, event_id="m2")
     body = assert_error(answer, 400, 40000)
     assert body["errors"][0]["field"] == "metadata"
+
+
+# --- control characters and values the store cannot hold ---------------------------------
+
+CONTROL = ["\x00", "\x1b[31m", "\u202e", "\x7f", "\n"]
+
+
+@pytest.mark.parametrize("bad", CONTROL)
+def test_control_characters_in_names_are_a_400(
+    client: TestClient, admin_key: str, bad: str
+) -> None:
+    auth = bearer(admin_key)
+    assert client.post("/v1/admin/accounts", json={"id": "acme"}, headers=auth).status_code == 201
+    answers = [
+        client.post("/v1/admin/accounts", json={"id": "beta", "name": f"B{bad}"}, headers=auth),
+        client.patch("/v1/admin/accounts/acme", json={"name": f"A{bad}"}, headers=auth),
+        client.post("/v1/admin/accounts/acme/keys", json={"name": f"k{bad}"}, headers=auth),
+    ]
+    for answer in answers:
+        assert_error(answer, 400, 40000, "name", "printable")
+    listed = client.get("/v1/admin/accounts/acme/keys", headers=auth)
+    assert listed.json() == []
+    assert client.get("/v1/admin/accounts/acme", headers=auth).json()["name"] == "acme"
+
+
+@pytest.mark.parametrize("bad", ["x\x00", "%00", "a\x1bb", "ACME"])
+def test_ids_in_paths_and_parameters_that_are_not_ids_are_a_400(
+    client: TestClient, store: Store, admin_key: str, shanghai: str, bad: str
+) -> None:
+    auth = bearer(admin_key)
+    quoted = quote(bad, safe="%")
+    answers = [
+        client.get(f"/v1/admin/accounts/{quoted}", headers=auth),
+        client.patch(f"/v1/admin/accounts/{quoted}", json={"name": "x"}, headers=auth),
+        client.get(f"/v1/admin/accounts/{quoted}/keys", headers=auth),
+        client.post(f"/v1/admin/accounts/{quoted}/keys", json={}, headers=auth),
+        client.post(f"/v1/admin/accounts/{quoted}/portal-tokens", json={}, headers=auth),
+        client.get("/v1/account", params={"account_id": bad}, headers=auth),
+        client.get(BILL_PAGE, params={**DECEMBER, "account_id": bad}, headers=auth),
+        client.get(BILL_TOTAL, params={**DECEMBER, "bot_id": bad}, headers=bearer(shanghai)),
+        client.post("/v1/admin/accounts/acme/keys", json={"bot_id": bad}, headers=auth),
+    ]
+    for answer in answers:
+        assert_error(answer, 400, 40000)
+    revoke = client.delete(f"/v1/admin/keys/{quote('AAAAAAAAAA' + bad, safe='%')}", headers=auth)
+    assert_error(revoke, 400, 40000, "key_id")
+    assert [k.key_id for k in keys.list_keys(store=store, account_id="acme")] != []
+
+
+def test_control_characters_in_metadata_are_stored_escaped(
+    client: TestClient, store: Store, ingest_key: str, shanghai: str
+) -> None:
+    answer = _post_raw(client, ingest_key, '{"k\\u0000": "\\u001b[31m\\u0000"}')
+    assert answer.json() == {"accepted": 1, "duplicates": 0}, answer.text
+    assert _stored_metadata(store) == r'{"k\u0000":"\u001b[31m\u0000"}'
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"),
+        sqlite3.DataError("string or blob too big"),
+        sa_exc.DataError("INSERT ...", {}, psycopg.errors.NumericValueOutOfRange("out of range")),
+    ],
+)
+def test_a_value_the_store_refuses_is_a_400(store: Store, error: Exception) -> None:
+    app = create_app(settings_for_tests(database_url=str(store.engine.url)), store=store)
+
+    @app.get("/refused")
+    def refused() -> None:
+        raise error
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert_error(client.get("/refused"), 400, 40000, "cannot be stored")

@@ -125,6 +125,8 @@ def resolve_reader(
     cached at `generation`, the store's as read at the start of the request."""
     if bot_id is not None:
         check_slug("bot_id", bot_id)
+    if account_id is not None:
+        check_slug("account_id", account_id)
     if key.scope == "read":
         assert key.account_id is not None
         if account_id is not None and account_id != key.account_id:

@@ -112,7 +112,19 @@ def install(app: FastAPI, retry_after: int) -> None:
             )
         )
 
+    async def on_data_error(request: Request, error: Exception) -> JSONResponse:
+        # Input the checks let through but the store cannot hold: the client's to fix.
+        log.warning(
+            "value refused by the store",
+            extra={"request_id": _request_id(request), "error": type(error).__name__},
+        )
+        return error_response(
+            InvalidInput("a value in the request cannot be stored (such as a NUL character)")
+        )
+
     app.add_exception_handler(CreditmeterError, on_ours)
+    for data_error in DATA_ERRORS:
+        app.add_exception_handler(data_error, on_data_error)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     for store_error in (
@@ -126,6 +138,11 @@ def install(app: FastAPI, retry_after: int) -> None:
         psycopg.InterfaceError,
     ):
         app.add_exception_handler(store_error, on_store_down)
+
+
+# The drivers' "this value cannot be stored" (PostgreSQL text cannot hold NUL, a number out
+# of a column's range), raw or wrapped by SQLAlchemy.
+DATA_ERRORS: tuple[type[Exception], ...] = (sa_exc.DataError, psycopg.DataError, sqlite3.DataError)
 
 
 def crash_body(request_id: str) -> dict[str, object]:

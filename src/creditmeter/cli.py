@@ -128,7 +128,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        shutdown_timeout=settings.shutdown_timeout_seconds,
+        settings=settings,
     )
     sys.exit(status)
 

@@ -22,6 +22,7 @@ from . import errors
 from .admin_routes import router as admin_router
 from .bill_routes import BillEndpoints
 from .bill_routes import router as bill_router
+from .bodies import BodyGate
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
 from .head import HeadAsGet
@@ -98,6 +99,7 @@ def create_app(
     )
     # Innermost first: the bill fast path sits inside CORS and the edge, like every route.
     app.add_middleware(BillEndpoints, state=app.state, handlers=app.exception_handlers)
+    app.add_middleware(BodyGate, state=app.state, handlers=app.exception_handlers)
     app.add_middleware(HeadAsGet)
     if settings.cors_origins:
         app.add_middleware(

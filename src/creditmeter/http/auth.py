@@ -77,11 +77,18 @@ def admit(app_state: Any, record: KeyRecord, request_state: dict[str, Any]) -> N
     limiter.check(record.key_id)
 
 
+# The request state's name for the key bodies.BodyGate checked before it read the body.
+GATE_KEY = "gate_key"
+
+
 async def current_key(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> KeyRecord:
     # _bearer only documents the scheme in OpenAPI; key_of reads the header itself.
+    checked: KeyRecord | None = request.scope.get("state", {}).get(GATE_KEY)
+    if checked is not None:  # checked (and counted) a moment ago, before the body was read
+        return checked
     return await read_call(request.app.state.store, key_of, request=request)
 
 

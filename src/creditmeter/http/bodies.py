@@ -1,0 +1,141 @@
+"""Request bodies, before any route sees one: the key first, then a bounded, timed read.
+
+FastAPI reads and parses a route's body before it runs the route's dependencies, so without
+this a caller with no key could make every worker hold whatever it sends. Here, under
+`/v1/` (where every route needs a key), a request with a body is answered 401 before a byte
+of it is read; any body is read at most to its limit (413 past it, from `Content-Length` at
+once) and within `body_timeout_seconds` (408), and only then handed on, whole, to the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import PayloadTooLarge, RequestTimeout
+from .auth import GATE_KEY, bearer_key, read_call
+from .ingest_routes import MAX_BODY as MAX_EVENTS_BODY
+
+EVENTS_PATH = "/v1/usage/events"
+_CLOSE = (b"connection", b"close")
+
+
+def body_limit(path: str, max_body_bytes: int) -> int:
+    """The largest body a request to `path` may send: 1 MiB of events, else the setting."""
+    return MAX_EVENTS_BODY if path == EVENTS_PATH else max_body_bytes
+
+
+def _declared_length(scope: Scope) -> int | None:
+    """Content-Length as sent, None without one; -1 when it is not a number."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else -1
+    return None
+
+
+def _has_body(scope: Scope) -> bool:
+    length = _declared_length(scope)
+    if length is not None:
+        return length != 0
+    return any(name == b"transfer-encoding" for name, _ in scope["headers"])
+
+
+class BodyGate:
+    """Pure-ASGI middleware: the key, then the body, bounded in size and time (see above)."""
+
+    def __init__(self, app: ASGIApp, state: Any, handlers: dict[Any, Any]):
+        self.app = app
+        self.state = state
+        self.handlers = handlers
+        self.max_body_bytes: int = state.settings.max_body_bytes
+        self.timeout: float = state.settings.body_timeout_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        try:
+            if scope["path"].startswith("/v1/"):
+                await self._authenticate(scope)
+            body = await self._read(scope, receive)
+        except Exception as error:
+            await self._refuse(error, scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _authenticate(self, scope: Scope) -> None:
+        """The live key of the request, noted for auth.current_key (and counted once
+        against its rate limit); Unauthorized before anything is read."""
+        request_state: dict[str, Any] = scope.setdefault("state", {})
+        authorization = next(
+            (
+                value.decode("latin-1")
+                for name, value in scope["headers"]
+                if name == b"authorization"
+            ),
+            "",
+        )
+        store = self.state.store
+        request_state[GATE_KEY] = await read_call(
+            store, bearer_key, self.state, authorization, request_state, store.generation()
+        )
+
+    async def _read(self, scope: Scope, receive: Receive) -> bytes:
+        limit = body_limit(scope["path"], self.max_body_bytes)
+        hint = "; send fewer events per batch" if scope["path"] == EVENTS_PATH else ""
+        too_large = PayloadTooLarge(f"body: larger than {limit} bytes{hint}")
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        break
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise RequestTimeout(
+                f"body: not received whole within {self.timeout:g} seconds"
+            ) from None
+        return b"".join(chunks)
+
+    async def _refuse(self, error: Exception, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app's own answer to `error`, closing the connection: the rest of the body
+        is still on its way, and will not be read."""
+        handler = next((self.handlers[t] for t in type(error).__mro__ if t in self.handlers), None)
+        if handler is None:
+            raise error  # the edge answers 500
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), _CLOSE]}
+            await send(message)
+
+        response = await handler(Request(scope, receive), error)
+        await response(scope, receive, send_closing)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the body read, whole, then waits on the connection as before."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -3,6 +3,7 @@ metadata, control characters."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from typing import Any
@@ -235,3 +236,81 @@ def test_a_value_the_store_refuses_is_a_400(store: Store, error: Exception) -> N
 
     with TestClient(app, raise_server_exceptions=False) as client:
         assert_error(client.get("/refused"), 400, 40000, "cannot be stored")
+
+
+# --- bodies: the key first, then a bounded read -------------------------------------------
+
+
+def _call(app: Any, method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+    """One request straight through the ASGI app: (status, body, receive calls made)."""
+    calls: list[int] = []
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        calls.append(1)
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    status = sent[0]["status"]
+    answer = b"".join(m.get("body", b"") for m in sent[1:])
+    return status, json.loads(answer), len(calls)
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/admin/accounts", "/v1/usage/events", "/v1/admin/accounts/acme/keys"]
+)
+@pytest.mark.parametrize("authorization", [None, "Bearer nope", f"Bearer {'x' * 80}"])
+def test_a_body_is_not_read_before_the_key_is_checked(
+    store: Store, path: str, authorization: str | None
+) -> None:
+    app = create_app(settings_for_tests(database_url=str(store.engine.url)), store=store)
+    headers = {"Content-Type": "application/json", "Content-Length": str(300 << 20)}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    status, body, reads = _call(app, "POST", path, headers, b"{}")
+    assert (status, body["code"], reads) == (401, 40127, 0)
+
+
+def test_a_body_past_its_limit_is_refused_before_it_is_read(store: Store) -> None:
+    app = create_app(settings_for_tests(database_url=str(store.engine.url)), store=store)
+    admin = make_key(store, "admin")
+    headers = {
+        "Authorization": f"Bearer {admin}",
+        "Content-Type": "application/json",
+        "Content-Length": str(64 * 1024 + 1),
+    }
+    status, body, reads = _call(app, "POST", "/v1/admin/accounts", headers, b"{}")
+    assert (status, body["code"], reads) == (413, 41300, 0)
+    assert "65536" in body["message"]
+
+
+def test_a_key_checked_before_the_body_counts_once_against_its_rate_limit(store: Store) -> None:
+    settings = settings_for_tests(database_url=str(store.engine.url), platform_rate_limit=1)
+    app = create_app(settings, store=store)
+    auth = bearer(make_key(store, "admin"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        created = client.post("/v1/admin/accounts", json={"id": "acme"}, headers=auth)
+        assert created.status_code == 201, created.text
+        assert_error(client.post("/v1/admin/accounts", json={"id": "b"}, headers=auth), 429, 42900)
+
+
+def test_a_read_key_posting_to_the_admin_api_is_a_403(client: TestClient, shanghai: str) -> None:
+    answer = client.post("/v1/admin/accounts", json={"id": "x"}, headers=bearer(shanghai))
+    assert_error(answer, 403, 40300, "admin")

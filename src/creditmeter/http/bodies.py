@@ -37,10 +37,13 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 def _has_body(scope: Scope) -> bool:
-    length = _declared_length(scope)
-    if length is not None:
-        return length != 0
-    return any(name == b"transfer-encoding" for name, _ in scope["headers"])
+    """Whether the request says a body follows (one loop: this runs on every request)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.lstrip(b"0") != b""
+        if name == b"transfer-encoding":
+            return True
+    return False
 
 
 class BodyGate:

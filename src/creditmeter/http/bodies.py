@@ -40,7 +40,7 @@ def _has_body(scope: Scope) -> bool:
     """Whether the request says a body follows (one loop: this runs on every request)."""
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return value.lstrip(b"0") != b""
+            return bool(value.lstrip(b"0"))
         if name == b"transfer-encoding":
             return True
     return False
@@ -67,7 +67,8 @@ class BodyGate:
         except Exception as error:
             await self._refuse(error, scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        if body is not None:  # None: the client left before its body was whole
+            await self.app(scope, _replay(body, receive), send)
 
     async def _authenticate(self, scope: Scope) -> None:
         """The live key of the request, noted for auth.current_key (and counted once
@@ -86,7 +87,7 @@ class BodyGate:
             store, bearer_key, self.state, authorization, request_state, store.generation()
         )
 
-    async def _read(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read(self, scope: Scope, receive: Receive) -> bytes | None:
         limit = body_limit(scope["path"], self.max_body_bytes)
         hint = "; send fewer events per batch" if scope["path"] == EVENTS_PATH else ""
         too_large = PayloadTooLarge(f"body: larger than {limit} bytes{hint}")
@@ -100,7 +101,7 @@ class BodyGate:
                 while True:
                     message = await receive()
                     if message["type"] == "http.disconnect":
-                        break
+                        return None
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > limit:

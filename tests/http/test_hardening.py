@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text as sql_text
 
-from creditmeter import keys
+from creditmeter import accounts, keys
 from creditmeter.http import create_app
 from creditmeter.store import Store
 from tests.conftest import bearer, make_key
@@ -314,3 +314,37 @@ def test_a_key_checked_before_the_body_counts_once_against_its_rate_limit(store:
 def test_a_read_key_posting_to_the_admin_api_is_a_403(client: TestClient, shanghai: str) -> None:
     answer = client.post("/v1/admin/accounts", json={"id": "x"}, headers=bearer(shanghai))
     assert_error(answer, 403, 40300, "admin")
+
+
+def test_a_client_gone_mid_body_reaches_no_route(store: Store) -> None:
+    app = create_app(settings_for_tests(database_url=str(store.engine.url)), store=store)
+    admin = make_key(store, "admin")
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"id": "hal', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return next(messages)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/admin/accounts",
+        "raw_path": b"/v1/admin/accounts",
+        "query_string": b"",
+        "headers": [
+            (b"authorization", f"Bearer {admin}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"20"),
+        ],
+    }
+    asyncio.run(app(scope, receive, send))
+    assert sent == []
+    assert accounts.list_accounts(store=store) == []

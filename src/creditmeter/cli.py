@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from . import accounts, demo, keys, portal
 from .bills import Window, bill_page
@@ -23,6 +25,7 @@ from .categories import CATEGORIES
 from .clock import now_ms
 from .days import day_start_ms, local_date, zone
 from .errors import Conflict, CreditmeterError
+from .labels import visible
 from .money import format_credits
 from .services import Services
 from .settings import Settings
@@ -70,6 +73,11 @@ def _print_table(table: Table) -> None:
     console.print(table)
 
 
+def _cell(text: str) -> Text:
+    """Stored text for a table cell: neither markup nor a terminal escape, whatever it holds."""
+    return Text(visible(text))
+
+
 def _friendly(command: F) -> F:
     """Our errors become one line on stderr and exit status 1, not a traceback."""
 
@@ -78,9 +86,10 @@ def _friendly(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except CreditmeterError as error:
-            err.print(f"[red]error:[/red] {error.message}", highlight=False)
+            # Escaped: a message quotes the input, which may hold "[" (markup) or escapes.
+            err.print(f"[red]error:[/red] {escape(visible(error.message))}", highlight=False)
             for item in error.extra.get("errors", [])[:20]:
-                err.print(f"  {item}", highlight=False)
+                err.print(f"  {escape(visible(str(item)))}", highlight=False)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -123,7 +132,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        shutdown_timeout=settings.shutdown_timeout_seconds,
+        settings=settings,
     )
     sys.exit(status)
 
@@ -173,7 +182,7 @@ def accounts_list(ctx: click.Context, as_json: bool) -> None:
         return
     table = Table("id", "name", "timezone")
     for account in found:
-        table.add_row(account.id, account.name, account.timezone)
+        table.add_row(_cell(account.id), _cell(account.name), _cell(account.timezone))
     _print_table(table)
 
 
@@ -255,7 +264,12 @@ def keys_list(ctx: click.Context, account_id: str | None, as_json: bool) -> None
             "revoked" if key.revoked_at else ("expired" if not keys.is_live(key, now) else "live")
         )
         table.add_row(
-            key.key_id, key.scope, key.account_id or "-", key.bot_id or "-", state, key.name or ""
+            key.key_id,
+            key.scope,
+            _cell(key.account_id or "-"),
+            _cell(key.bot_id or "-"),
+            state,
+            _cell(key.name or ""),
         )
     _print_table(table)
 

@@ -8,8 +8,9 @@ from sqlalchemy import Connection
 
 from .clock import now_ms
 from .days import zone
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, NotFound
 from .ids import check_slug
+from .labels import ACCOUNT_NAME_MAX, check_label
 from .rebuilds import follow_zone_change
 from .store import Store, day_rebuild, directory
 
@@ -29,9 +30,7 @@ def stored_account(conn: Connection, account_id: str) -> Account | None:
 
 
 def check_name(name: str) -> str:
-    if not 1 <= len(name) <= 200 or not name.isprintable():
-        raise InvalidInput("name: must be 1-200 printable characters")
-    return name
+    return check_label("name", name, max_length=ACCOUNT_NAME_MAX)
 
 
 def create_account(
@@ -47,6 +46,7 @@ def create_account(
 
 
 def get_account(*, store: Store, account_id: str) -> Account:
+    check_slug("account_id", account_id)
     with store.read() as conn:
         account = stored_account(conn, account_id)
     if account is None:
@@ -57,6 +57,7 @@ def get_account(*, store: Store, account_id: str) -> Account:
 def update_account(
     *, store: Store, account_id: str, name: str | None = None, timezone: str | None = None
 ) -> Account:
+    check_slug("account_id", account_id)
     changes: dict[str, str] = {}
     if name is not None:
         changes["name"] = check_name(name)
@@ -84,5 +85,6 @@ def list_accounts(*, store: Store) -> list[Account]:
 
 
 def list_bots(*, store: Store, account_id: str) -> list[str]:
+    check_slug("account_id", account_id)
     with store.read() as conn:
         return directory.list_bots(conn, account_id)

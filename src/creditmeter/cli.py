@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from . import accounts, demo, keys, portal
 from .bills import Window, bill_page
@@ -26,6 +27,7 @@ from .clock import now_ms
 from .days import dates_ms, local_date, zone
 from .errors import Conflict, CreditmeterError, StoreUnavailable
 from .ids import check_slug
+from .labels import visible
 from .money import format_credits
 from .rebuilds import resume_rebuilds
 from .services import Services
@@ -81,10 +83,16 @@ EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_BUG = 1, 2, 3, 4
 
 
 def _fail(message: str, status: int, details: list[Any] | None = None) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    # Escaped: a message quotes the input, which may hold "[" (markup) or terminal escapes.
+    err.print(f"[red]error:[/red] {escape(visible(message))}", highlight=False)
     for item in (details or [])[:20]:
-        err.print(f"  {escape(str(item))}", highlight=False)
+        err.print(f"  {escape(visible(str(item)))}", highlight=False)
     sys.exit(status)
+
+
+def _cell(text: str) -> Text:
+    """Stored text for a table cell: neither markup nor a terminal escape, whatever it holds."""
+    return Text(visible(text))
 
 
 def _friendly(command: F) -> F:
@@ -160,7 +168,7 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        shutdown_timeout=settings.shutdown_timeout_seconds,
+        settings=settings,
     )
     sys.exit(status)
 
@@ -210,7 +218,7 @@ def accounts_list(ctx: click.Context, as_json: bool) -> None:
         return
     table = Table("id", "name", "timezone")
     for account in found:
-        table.add_row(account.id, account.name, account.timezone)
+        table.add_row(_cell(account.id), _cell(account.name), _cell(account.timezone))
     _print_table(table)
 
 
@@ -292,7 +300,12 @@ def keys_list(ctx: click.Context, account_id: str | None, as_json: bool) -> None
             "revoked" if key.revoked_at else ("expired" if not keys.is_live(key, now) else "live")
         )
         table.add_row(
-            key.key_id, key.scope, key.account_id or "-", key.bot_id or "-", state, key.name or ""
+            key.key_id,
+            key.scope,
+            _cell(key.account_id or "-"),
+            _cell(key.bot_id or "-"),
+            state,
+            _cell(key.name or ""),
         )
     _print_table(table)
 

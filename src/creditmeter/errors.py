@@ -53,8 +53,16 @@ class Conflict(CreditmeterError):
     status, code = 409, 40900
 
 
+class RequestTimeout(CreditmeterError):
+    status, code = 408, 40800
+
+
 class PayloadTooLarge(CreditmeterError):
     status, code = 413, 41300
+
+
+class HeadersTooLarge(CreditmeterError):
+    status, code = 431, 43100
 
 
 class RateLimited(CreditmeterError):

@@ -3,7 +3,6 @@ and every error of a bad batch listed."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection
 from functools import cache
@@ -15,11 +14,12 @@ from .clock import now_ms
 from .days import parse_rfc3339_ms
 from .errors import InvalidInput
 from .ids import SLUG, SLUG_RULE
-from .jsonbody import NUMBER_TYPES, JsonNumber, number_text, plain
+from .jsonbody import NUMBER_TYPES, JsonNumber, canonical, number_text
 from .money import MAX_CREDITS_MICRO, parse_credits
 
 MAX_BATCH = 1000
 MAX_METADATA_BYTES = 4096
+MAX_METADATA_DEPTH = 64  # nested objects and arrays, the metadata object itself counted
 MIN_TS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_AHEAD_MS = 24 * 3_600_000
 EVENT_ID = re.compile(r"[!-~]{1,128}")
@@ -100,9 +100,10 @@ def _metadata(value: Any) -> str | None:
     if not isinstance(value, dict):
         raise _FieldError("metadata", "must be a JSON object or null")
     try:
-        text = json.dumps(plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = canonical(value, max_depth=MAX_METADATA_DEPTH)
     except ValueError as exc:
         raise _FieldError("metadata", str(exc)) from None
+    # Measured on the text stored (and compared when the event is sent again).
     if len(text.encode()) > MAX_METADATA_BYTES:
         raise _FieldError("metadata", f"must be at most {MAX_METADATA_BYTES} bytes as compact JSON")
     return text

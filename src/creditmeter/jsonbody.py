@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -133,22 +132,86 @@ def number_text(value: Any) -> str | None:
     return str(value) if type(value) in NUMBER_TYPES else None
 
 
-def plain(value: Any) -> Any:
-    """A decoded value with its numbers turned into int or float (for metadata)."""
-    if (text := number_text(value)) is not None:
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(f"{text!r} is not a number") from None
-        if abs(number.adjusted()) > 308:
-            raise ValueError(f"{text} is out of the range of a JSON number")
-        if number == number.to_integral_value():
-            return int(number)
-        if not math.isfinite(result := float(number)):  # 2e308 + 0.5 passes the test above
-            raise ValueError(f"{text} is out of the range of a JSON number")
-        return result
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
+MAX_DEPTH = 64
+
+
+def canonical(value: Any, *, max_depth: int = MAX_DEPTH) -> str:
+    """The compact JSON text of a decoded value, one text for one JSON value: keys sorted,
+    strings as json.dumps writes them (control characters escaped, the rest as UTF-8),
+    numbers exact in one decimal form (canonical_number), never through a binary float.
+
+    ValueError past `max_depth` nested objects and arrays (the value itself is at depth 1),
+    checked before each level is entered: the recursion never goes deeper than that."""
+    out: list[str] = []
+    _write(value, 1, max_depth, out)
+    return "".join(out)
+
+
+_SMALL_INT = 10**21  # an int below this in magnitude is written as canonical_number does
+
+
+def _write(value: Any, depth: int, max_depth: int, out: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(_string(value))
+    elif kind is int and -_SMALL_INT < value < _SMALL_INT:
+        out.append(str(value))
+    elif kind in NUMBER_TYPES:
+        out.append(canonical_number(str(value)))
+    elif kind is dict or kind is list:
+        if depth > max_depth:
+            raise ValueError(f"must not nest objects and arrays more than {max_depth} deep")
+        out.append("{" if kind is dict else "[")
+        for index, key in enumerate(sorted(value) if kind is dict else value):
+            if index:
+                out.append(",")
+            if kind is dict:
+                out.append(_string(key) + ":")
+                _write(value[key], depth + 1, max_depth, out)
+            else:
+                _write(key, depth + 1, max_depth, out)
+        out.append("}" if kind is dict else "]")
+    elif value is None or kind is bool:
+        out.append(_CONSTANTS[value])
+    else:
+        raise ValueError(f"{kind.__name__} is not a JSON value")
+
+
+_CONSTANTS = {None: "null", True: "true", False: "false"}
+
+
+def _string(text: str) -> str:
+    return json.encoder.encode_basestring(text)
+
+
+_CANONICAL_NUMBER = re.compile(
+    r"-?(?:[1-9][0-9]{0,20}(?:\.[0-9]*[1-9])?|0\.0{0,5}[1-9](?:[0-9]*[1-9])?)"
+)
+
+
+def canonical_number(text: str) -> str:
+    """A JSON number's exact value in one form, as JavaScript writes a number (digits, then
+    zeros or a point, up to 21 digits; else an exponent), but with every digit sent:
+    `1.50` and `15e-1` are `1.5`, `1e3` is `1000`, `12345678901234567.5` stays itself."""
+    if _CANONICAL_NUMBER.fullmatch(text):
+        return text  # most numbers are sent in this form already
+    try:
+        sign, digit_tuple, exponent = Decimal(text).as_tuple()
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    assert isinstance(exponent, int)  # a JSON number is finite
+    digits = "".join(map(str, digit_tuple)).lstrip("0")
+    if not digits:
+        return "0"  # -0 and 0.0 too: one value
+    stripped = digits.rstrip("0")
+    exponent += len(digits) - len(stripped)
+    digits, minus = stripped, "-" if sign else ""
+    point = len(digits) + exponent  # where the decimal point falls, from the first digit
+    if len(digits) <= point <= 21:
+        return minus + digits + "0" * exponent
+    if 0 < point <= 21:
+        return f"{minus}{digits[:point]}.{digits[point:]}"
+    if -6 < point <= 0:
+        return f"{minus}0.{'0' * -point}{digits}"
+    mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
+    return f"{minus}{mantissa}e{point - 1:+d}"

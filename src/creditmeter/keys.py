@@ -14,6 +14,7 @@ from .cache import GenerationCache
 from .clock import now_ms
 from .errors import InvalidInput, NotFound, Unauthorized
 from .ids import check_slug
+from .labels import KEY_NAME_MAX, check_label
 from .store import Store, directory
 
 SCOPES = ("read", "ingest", "admin")
@@ -21,6 +22,7 @@ PREFIXES = {"read": "cmr", "ingest": "cmi", "admin": "cma"}
 _ALPHABET = string.ascii_letters + string.digits
 _SECRET_CHARS = 43  # 43 base-62 characters: 256 bits
 _TOKEN = re.compile(r"(cmr|cmi|cma)_([0-9A-Za-z]{12})_([0-9A-Za-z]{43})([0-9A-Za-z]{6})")
+_KEY_ID = re.compile(r"[0-9A-Za-z]{12}")
 DAY_MS = 86_400_000
 MAX_EXPIRY_DAYS = 36_500
 
@@ -76,10 +78,14 @@ def create_key(
     `expires_in_ms` is for short-lived keys (portal links), exact to the millisecond."""
     if scope not in SCOPES:
         raise InvalidInput(f"scope: must be one of {', '.join(SCOPES)}")
-    if (scope == "read") != (account_id is not None):
-        raise InvalidInput("account_id: read keys belong to an account; platform keys do not")
+    if account_id is not None:
+        check_slug("account_id", account_id)
     if bot_id is not None:
         check_slug("bot_id", bot_id)  # the rule events follow: a bot no event can name is none
+    if name is not None:
+        check_label("name", name, max_length=KEY_NAME_MAX)
+    if (scope == "read") != (account_id is not None):
+        raise InvalidInput("account_id: read keys belong to an account; platform keys do not")
     if expires_in_days is not None and not 0 < expires_in_days <= MAX_EXPIRY_DAYS:
         raise InvalidInput(f"expires_in_days: must be > 0 and at most {MAX_EXPIRY_DAYS}")
     if expires_in_ms is not None and expires_in_days is not None:
@@ -159,7 +165,14 @@ def is_live(record: Key, now: int) -> bool:
     return record.revoked_at is None and (record.expires_at is None or now < record.expires_at)
 
 
+def check_key_id(key_id: str) -> str:
+    if not _KEY_ID.fullmatch(key_id):
+        raise InvalidInput(f"key_id: {key_id!r} is not a key id (12 letters and digits)")
+    return key_id
+
+
 def revoke_key(*, store: Store, key_id: str) -> Key:
+    check_key_id(key_id)
     with store.write() as conn:
         if not directory.revoke_key(conn, key_id, now_ms()):
             raise NotFound(f"key {key_id!r} does not exist")
@@ -169,5 +182,7 @@ def revoke_key(*, store: Store, key_id: str) -> Key:
 
 
 def list_keys(*, store: Store, account_id: str | None = None) -> list[Key]:
+    if account_id is not None:
+        check_slug("account_id", account_id)
     with store.read() as conn:
         return [Key(*row) for row in directory.list_keys(conn, account_id)]

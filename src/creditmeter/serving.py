@@ -27,14 +27,20 @@ from pathlib import Path
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
+from .http.protocol import ConnectionLimits, ServeConfig
+from .settings import Settings
+
 APP = "creditmeter.http.app:factory"
 log = logging.getLogger("creditmeter.serve")
 
 
-def serve(*, host: str, port: int, workers: int, shutdown_timeout: int) -> int:
+def serve(*, host: str, port: int, workers: int, settings: Settings) -> int:
     """Runs until SIGTERM or SIGINT; the exit status."""
-    config = uvicorn.Config(
+    shutdown_timeout = settings.shutdown_timeout_seconds
+    config = ServeConfig(
         APP,
+        limits=ConnectionLimits.of(settings),
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
         factory=True,
         host=host,
         port=port,

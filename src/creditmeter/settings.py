@@ -69,6 +69,36 @@ class Settings(BaseSettings):
         description="On SIGTERM `serve` stops accepting connections at once and waits up to "
         "this long for requests in flight to be answered before it cancels them.",
     )
+    max_body_bytes: int = Field(
+        65536,
+        ge=1024,
+        description="Largest request body accepted anywhere but `POST /v1/usage/events` "
+        "(whose limit is 1 MiB); a larger one answers 413 before it is read whole.",
+    )
+    max_header_bytes: int = Field(
+        32768,
+        ge=1024,
+        description="`serve` only: largest request line and headers together; more answers "
+        "431 and the connection is closed.",
+    )
+    header_timeout_seconds: float = Field(
+        10,
+        gt=0,
+        description="`serve` only: a connection must send a whole request line and headers "
+        "this long after it opens (or after its first byte of a next request); else 408 "
+        "and it is closed.",
+    )
+    body_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        description="A request body must arrive whole this long after its headers; else "
+        "408 and the connection is closed.",
+    )
+    keep_alive_timeout_seconds: int = Field(
+        5,
+        ge=1,
+        description="`serve` only: an idle keep-alive connection is closed after this long.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level of log lines written to stderr."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from creditmeter.errors import InvalidInput
-from creditmeter.jsonbody import JsonNumber, decode, plain
+from creditmeter.jsonbody import JsonNumber, canonical, canonical_number, decode, decode_fast
 
 
 @dataclass(frozen=True)
@@ -134,29 +135,59 @@ def test_strings_are_not_numbers() -> None:
     assert type(value["n"]) is JsonNumber
 
 
-def test_plain_turns_numbers_into_int_or_float() -> None:
-    value = decode(b'{"model": "x", "tokens": 1200, "cost": 0.25, "big": 1e3, "nested": [2.5]}')
-    assert plain(value) == {
-        "model": "x",
-        "tokens": 1200,
-        "cost": 0.25,
-        "big": 1000,
-        "nested": [2.5],
-    }
-    assert type(plain(value)["tokens"]) is int
+def test_canonical_sorts_keys_and_writes_numbers_exactly() -> None:
+    value = decode(b'{"model": "x", "tokens": 1200, "cost": 0.25, "big": 1e3, "n": [2.50, -0]}')
+    assert canonical(value) == '{"big":1000,"cost":0.25,"model":"x","n":[2.5,0],"tokens":1200}'
 
 
 @pytest.mark.parametrize(
-    "number",
+    ("sent", "written"),
     [
-        "1e400",
-        "1e-400",
-        "2" + "0" * 308 + ".5",  # within the exponent test, yet beyond the largest float
+        ("12345678901234567.5", "12345678901234567.5"),  # beyond a float's 17 digits
+        ("1.2345678901234568e+16", "12345678901234568"),
+        ("0.30000000000000004", "0.30000000000000004"),
+        ("1.50", "1.5"),
+        ("15e-1", "1.5"),
+        ("-0.0", "0"),
+        ("1e20", "100000000000000000000"),
+        ("1e21", "1e+21"),
+        ("0.000001", "0.000001"),
+        ("0.0000001", "1e-7"),
+        ("-2.5E-9", "-2.5e-9"),
+        ("1e400", "1e+400"),  # exact, though no float can hold it
+        ("9" * 30, "9." + "9" * 29 + "e+29"),
     ],
 )
-def test_plain_rejects_numbers_a_float_cannot_hold(number: str) -> None:
-    with pytest.raises(ValueError, match="out of the range"):
-        plain(decode(f"[{number}]".encode()))
+def test_canonical_numbers_keep_every_digit_sent(sent: str, written: str) -> None:
+    assert canonical_number(sent) == written
+    assert Decimal(canonical_number(sent)) == Decimal(sent)
+    assert canonical_number(written) == written
+    assert canonical(decode(f"[{sent}]".encode())) == f"[{written}]"
+    assert canonical(decode_fast(f"[{sent}]".encode())) == f"[{written}]"
+
+
+def test_two_decimals_a_float_confuses_are_two_texts() -> None:
+    one, other = (decode(f'{{"n": {n}}}'.encode()) for n in ("0.1", "0.10000000000000001"))
+    assert canonical(one) != canonical(other)
+
+
+def test_canonical_escapes_control_characters() -> None:
+    body = rb'{"k\u0000": "\u001b[31m\u00e9"}'
+    assert canonical(decode(body)) == r'{"k\u0000":"\u001b[31m' + "\u00e9" + '"}'
+
+
+@pytest.mark.parametrize("kind", ["{", "["])
+def test_canonical_refuses_depth_past_the_limit_without_recursing_deeper(kind: str) -> None:
+    closing = "}" if kind == "{" else "]"
+    opening = '{"a":' if kind == "{" else "["
+    at_limit = decode((opening * 64 + "1" + closing * 64).encode())
+    assert canonical(at_limit).count(kind) == 64
+    too_deep = decode((opening * 65 + "1" + closing * 65).encode())
+    with pytest.raises(ValueError, match="more than 64 deep"):
+        canonical(too_deep)
+    very_deep = decode((opening * 900 + "1" + closing * 900).encode())
+    with pytest.raises(ValueError, match="more than 3 deep"):
+        canonical(very_deep, max_depth=3)
 
 
 # Hypothesis: any JSON document we can write decodes to itself, numbers as their text.

@@ -21,8 +21,10 @@ from . import errors
 from .admin_routes import router as admin_router
 from .bill import BillFastPath
 from .bill import router as bill_router
+from .bodies import BodyGate
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
+from .head import HeadAsGet
 from .ingest_routes import router as ingest_router
 from .ops_routes import STATIC
 from .ops_routes import router as ops_router
@@ -85,11 +87,13 @@ def create_app(
     # Innermost first: the bill fast path sits inside CORS and the edge, like every route.
     if bill_fast_path:
         app.add_middleware(BillFastPath, services=services, handlers=app.exception_handlers)
+    app.add_middleware(BodyGate, services=services, handlers=app.exception_handlers)
+    app.add_middleware(HeadAsGet)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Total-Count", "Link", "X-Timezone", "X-Request-Id", "Retry-After"],
         )

@@ -96,11 +96,18 @@ def admit(services: Services, record: Key, notes: RequestNotes) -> None:
     limiter.check(record.key_id)
 
 
+# The request state's name for the key bodies.BodyGate checked before it read the body.
+GATE_KEY = "gate_key"
+
+
 async def current_key(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Key:
     # _bearer only documents the scheme in OpenAPI; key_of reads the header itself.
+    checked = request.scope.get("state", {}).get(GATE_KEY)
+    if isinstance(checked, Key):  # checked (and counted) a moment ago, before the body was read
+        return checked
     return await run_read(services_of(request).store, key_of, request)
 
 
@@ -144,6 +151,8 @@ def resolve_reader(
     cached at `generation`, the store's as read at the start of the request."""
     if bot_id is not None:
         check_slug("bot_id", bot_id)
+    if account_id is not None:
+        check_slug("account_id", account_id)
     if key.scope == "read":
         assert key.account_id is not None
         if account_id is not None and account_id != key.account_id:

@@ -23,6 +23,7 @@ from ..errors import (
     StoreUnavailable,
 )
 from ..metrics import Metrics
+from .head import method_sent
 
 log = logging.getLogger("creditmeter.http")
 
@@ -47,6 +48,8 @@ def _allowed_methods(request: Request, fallback: str) -> str:
         for method in _METHODS
         if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
     ]
+    if "GET" in allowed and "HEAD" not in allowed:  # HeadAsGet answers HEAD wherever GET is
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
     return ", ".join(allowed) or fallback
 
 
@@ -59,11 +62,12 @@ def install(app: FastAPI, retry_after: int, metrics: Metrics) -> None:
         assert isinstance(error, HTTPException)
         ours: CreditmeterError
         if error.status_code == 404:
-            ours = NotFound(f"no such path: {request.method} {request.url.path}")
+            ours = NotFound(f"no such path: {method_sent(request.scope)} {request.url.path}")
         elif error.status_code == 405:
             allow = _allowed_methods(request, (error.headers or {}).get("Allow", ""))
+            method = method_sent(request.scope)
             ours = MethodNotAllowed(
-                f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
+                f"{method} is not allowed on {request.url.path}; allowed: {allow}",
                 headers={"Allow": allow},
             )
         elif error.status_code == 413:
@@ -107,7 +111,19 @@ def install(app: FastAPI, retry_after: int, metrics: Metrics) -> None:
             )
         )
 
+    async def on_data_error(request: Request, error: Exception) -> JSONResponse:
+        # Input the checks let through but the store cannot hold: the client's to fix.
+        log.warning(
+            "value refused by the store",
+            extra={"request_id": _request_id(request), "error": type(error).__name__},
+        )
+        return error_response(
+            InvalidInput("a value in the request cannot be stored (such as a NUL character)")
+        )
+
     app.add_exception_handler(CreditmeterError, on_ours)
+    for data_error in DATA_ERRORS:
+        app.add_exception_handler(data_error, on_data_error)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
     for store_error in (
@@ -121,6 +137,11 @@ def install(app: FastAPI, retry_after: int, metrics: Metrics) -> None:
         psycopg.InterfaceError,
     ):
         app.add_exception_handler(store_error, on_store_down)
+
+
+# The drivers' "this value cannot be stored" (PostgreSQL text cannot hold NUL, a number out
+# of a column's range), raw or wrapped by SQLAlchemy.
+DATA_ERRORS: tuple[type[Exception], ...] = (sa_exc.DataError, psycopg.DataError, sqlite3.DataError)
 
 
 def crash_body(request_id: str) -> dict[str, object]:

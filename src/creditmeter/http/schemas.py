@@ -121,14 +121,18 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: SlugStr
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="Printable characters."
+    )
     timezone: str = Field("UTC", description="An IANA time zone name.", examples=["Asia/Shanghai"])
 
 
 class AccountPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="Printable characters."
+    )
     timezone: str | None = Field(None, description="An IANA time zone name.")
 
 
@@ -143,7 +147,9 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bot_id: SlugStr | None = Field(None, description="Bind the key to this bot alone.")
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(
+        None, min_length=1, max_length=100, description="A label: printable characters."
+    )
     expires_in_days: float | None = Field(None, gt=0, le=36500)
 
 

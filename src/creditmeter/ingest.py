@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from .clock import now_ms
 from .errors import Conflict, InvalidInput
 from .events import MAX_BATCH
-from .store import Store, directory, ledger
+from .store import Store, conversation_credits, directory, ledger
 from .store.ledger import Event
 
 
@@ -47,6 +47,7 @@ def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
             zones = directory.account_zones(conn, prepared.accounts)
             result, stored, buckets, new_bots = _write(conn, prepared, zones, store.known_bots)
             ledger.add_to_rollups(conn, buckets, stored, zones)
+            conversation_credits.add_events(conn, stored)
         store.known_bots |= new_bots  # only once committed
         return result
     prepared, keys = _made_ready(store, batch)
@@ -335,6 +336,7 @@ def write_together(store: Store, take: Callable[[], list[Waiting]]) -> None:
                     stored += inserted
                     added |= new_bots
             ledger.add_to_rollups(conn, buckets, stored, zones)
+            conversation_credits.add_events(conn, stored)
     except BaseException as failure:
         # Every batch of the group fails with it (the batches that were waiting, when the
         # write turn itself could not be had). A leader whose own batch was not in the group

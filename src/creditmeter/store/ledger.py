@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
-from ..categories import CATEGORIES
+from ..categories import BILL_COLUMN, CATEGORIES
 from ..days import bucket_day, day_number
 
 BUCKET_MS = 15 * 60 * 1000
@@ -39,6 +39,7 @@ class Event(NamedTuple):
     ts: int
     conversation_id: str | None
     metadata: str | None
+    run_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -49,8 +50,8 @@ class Event(NamedTuple):
         return tuple(self[2:])
 
 
-_EVENT_COLUMNS = "account_id, event_id, bot_id, category, credits, ts, conversation_id, metadata"
-_EVENT_TYPES = ("text", "text", "text", "smallint", "bigint", "bigint", "text", "text")
+_EVENT_COLUMNS = ", ".join(Event._fields)
+_EVENT_TYPES = ("text", "text", "text", "smallint", "bigint", "bigint", "text", "text", "text")
 _CATEGORY_COLUMNS = ", ".join(CATEGORIES)
 
 
@@ -171,7 +172,7 @@ def _insert(conn: Connection, ordered: Sequence[Event]) -> None:
     # per event, not eight. The driver binds str and int directly, but sends each None
     # through its adapter look-up, which took a third of the binding time.
     width = len(Event._fields)
-    if not any(e.conversation_id is not None or e.metadata is not None for e in ordered):
+    if not any(e[_REQUIRED_WIDTH:] != _NO_OPTIONAL for e in ordered):
         width = _REQUIRED_WIDTH
     for chunk in _chunks(conn, ordered, width):
         rows = chunk if width == len(Event._fields) else [e[:width] for e in chunk]
@@ -179,6 +180,7 @@ def _insert(conn: Connection, ordered: Sequence[Event]) -> None:
 
 
 _REQUIRED_WIDTH = Event._fields.index("conversation_id")  # the columns before the optional
+_NO_OPTIONAL = (None,) * (len(Event._fields) - _REQUIRED_WIDTH)
 
 
 def _insert_sql(conn: Connection, count: int, width: int) -> str:
@@ -252,13 +254,14 @@ def bucket_rollups(events: Iterable[Event]) -> Rollups:
     """The events' credits per 15-minute bucket, per bot and account-wide."""
     width = len(CATEGORIES)
     buckets: Rollups = {}
-    for account_id, _, bot_id, category, credits, ts, _, _ in events:
+    for account_id, _, bot_id, category, credits, ts, *_ in events:
         bucket = ts - ts % BUCKET_MS
+        column = BILL_COLUMN[category]
         for key in ((account_id, bot_id, bucket), (account_id, ALL_BOTS, bucket)):
             row = buckets.get(key)
             if row is None:
                 row = buckets[key] = [0] * width
-            row[category] += credits
+            row[column] += credits
     return buckets
 
 
@@ -290,7 +293,7 @@ def day_rollups(buckets: Rollups, events: Iterable[Event], zones: Mapping[str, s
         if (event.account_id, event.ts - event.ts % BUCKET_MS) in split:
             day = day_number(event.ts, zones[event.account_id])
             for key in ((event.account_id, event.bot_id, day), (event.account_id, ALL_BOTS, day)):
-                days.setdefault(key, [0] * width)[event.category] += event.credits
+                days.setdefault(key, [0] * width)[BILL_COLUMN[event.category]] += event.credits
     return days
 
 
@@ -352,7 +355,7 @@ def raw_sums(
     extra = (account_id,) if bot_id is None else (account_id, bot_id)
     result: dict[int, Sums] = {}
     for i, category, total in _rows(conn, sql, (*params, *extra)):
-        result.setdefault(i, [0] * len(CATEGORIES))[category] += int(total)
+        result.setdefault(i, [0] * len(CATEGORIES))[BILL_COLUMN[category]] += int(total)
     return result
 
 
@@ -420,7 +423,7 @@ def rollup_mismatches(
         )
         for bot, ts, category, credits in events:
             for k in ((bot, of(ts)), (ALL_BOTS, of(ts))):
-                rebuilt.setdefault(k, list(zero))[category] += credits
+                rebuilt.setdefault(k, list(zero))[BILL_COLUMN[category]] += credits
         rows = _rows(
             conn,
             f"SELECT bot_id, {key}, {_CATEGORY_COLUMNS} FROM {table} WHERE account_id = {p}",
@@ -467,5 +470,5 @@ def raw_sums_per_bot(
         )
         for i, bot, category, total in _rows(conn, sql, (*params, account_id)):
             for key in ((i, bot), (i, ALL_BOTS)):
-                result.setdefault(key, [0] * len(CATEGORIES))[category] += int(total)
+                result.setdefault(key, [0] * len(CATEGORIES))[BILL_COLUMN[category]] += int(total)
     return result

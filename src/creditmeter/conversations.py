@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Final
 
 from .categories import CATEGORY_INDEX, STORAGE
@@ -61,11 +62,11 @@ def rollups(listing: Listing, events: Iterable[Event]) -> dict[Key, Rollup]:
     before the rules of ingestion, of knowledge_doc_storage with a conversation_id, counts
     in none)."""
     column_of = {category: 2 + i for i, category in enumerate(listing.columns)}
-    id_index = Event._fields.index(listing.id_field)
+    id_of = attrgetter(listing.id_field)
     width = 2 + len(listing.categories)
     result: dict[Key, Rollup] = {}
     for event in events:
-        thread = event[id_index]
+        thread: str | None = id_of(event)
         if thread is None or event.category == STORAGE:
             continue
         column = column_of.get(event.category)

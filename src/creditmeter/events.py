@@ -87,7 +87,7 @@ def _metadata(value: Any) -> str | None:
     return text
 
 
-_THREAD_ID = re.compile(r"[ -~]{1,256}")
+THREAD_ID = re.compile(r"[ -~]{1,256}")
 
 
 def _thread_id(field: str, value: Any) -> str | None:
@@ -97,7 +97,7 @@ def _thread_id(field: str, value: Any) -> str | None:
     if (
         isinstance(value, JsonNumber)
         or not isinstance(value, str)
-        or not _THREAD_ID.fullmatch(value)
+        or not THREAD_ID.fullmatch(value)
     ):
         raise _FieldError(field, "must be null or 1-256 printable ASCII characters")
     return value

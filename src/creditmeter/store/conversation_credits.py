@@ -4,6 +4,7 @@ and read a page at a time, newest first, through their page indexes."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -49,15 +50,20 @@ def _upsert(conn: Connection, listing: Listing, rows: list[tuple[Any, ...]]) -> 
 Row = tuple[str, str, Rollup]  # (id, bot_id, [created_at, last_at, *credits])
 
 
-def _where(
-    conn: Connection,
-    listing: Listing,
-    account_id: str,
-    bot_id: str | None,
-    thread_id: str | None,
-    start: int,
-    end: int,
-) -> tuple[str, list[Any]]:
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which rollups a list shows: an account's (a bot's, one id's) created in [start, end]."""
+
+    account_id: str
+    bot_id: str | None
+    thread_id: str | None
+    start: int
+    end: int
+
+
+def _where(conn: Connection, listing: Listing, selection: Selection) -> tuple[str, list[Any]]:
+    account_id, bot_id, thread_id = selection.account_id, selection.bot_id, selection.thread_id
+    start, end = selection.start, selection.end
     p = _placeholder(conn)
     clauses = [f"account_id = {p}"]
     params: list[Any] = [account_id]
@@ -73,20 +79,11 @@ def _where(
 
 
 def page(
-    conn: Connection,
-    listing: Listing,
-    *,
-    account_id: str,
-    bot_id: str | None,
-    thread_id: str | None,
-    start: int,
-    end: int,
-    limit: int,
-    offset: int,
+    conn: Connection, listing: Listing, selection: Selection, *, limit: int, offset: int
 ) -> list[Row]:
     """The rollups created in [start, end], newest first (ties by id, then bot), from
     `offset` on: a walk of the page index from its newest entry in the range."""
-    where, params = _where(conn, listing, account_id, bot_id, thread_id, start, end)
+    where, params = _where(conn, listing, selection)
     p = _placeholder(conn)
     sql = (
         f"SELECT {listing.id_field}, bot_id, created_at, last_at, {', '.join(listing.categories)}"
@@ -99,18 +96,9 @@ def page(
     ]
 
 
-def count(
-    conn: Connection,
-    listing: Listing,
-    *,
-    account_id: str,
-    bot_id: str | None,
-    thread_id: str | None,
-    start: int,
-    end: int,
-) -> int:
+def count(conn: Connection, listing: Listing, selection: Selection) -> int:
     """How many rollups were created in [start, end] (counted in the page index)."""
-    where, params = _where(conn, listing, account_id, bot_id, thread_id, start, end)
+    where, params = _where(conn, listing, selection)
     return int(_rows(conn, f"SELECT COUNT(*) FROM {listing.table} WHERE {where}", params)[0][0])
 
 

@@ -114,7 +114,9 @@ def _credits_per(listing: Listing) -> Table:
         Column("last_at", BigInteger, nullable=False),
         *(Column(name, BigInteger, nullable=False) for name in listing.categories),
         PrimaryKeyConstraint("account_id", listing.id_field, "bot_id"),
-        Index(f"ix_{table}_page", "account_id", text("created_at DESC"), listing.id_field, "bot_id"),
+        Index(
+            f"ix_{table}_page", "account_id", text("created_at DESC"), listing.id_field, "bot_id"
+        ),
         Index(
             f"ix_{table}_bot_page",
             "account_id",

@@ -62,7 +62,9 @@ def upgrade() -> None:
             sqlite_with_rowid=False,
         )
         op.create_index(
-            f"ix_{table}_page", table, ["account_id", sa.text("created_at DESC"), id_field, "bot_id"]
+            f"ix_{table}_page",
+            table,
+            ["account_id", sa.text("created_at DESC"), id_field, "bot_id"],
         )
         op.create_index(
             f"ix_{table}_bot_page",

@@ -19,6 +19,9 @@ Category = Literal[
     "tool_call",
     "asr",
     "tts",
+    "anonymization",
+    "question_tag",
+    "moderation",
 ]
 
 
@@ -104,6 +107,7 @@ class UsageEvent:
     timestamp: int | dt.datetime
     conversation_id: str | None = None
     metadata: Mapping[str, Any] | None = None
+    run_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -118,6 +122,8 @@ class UsageEvent:
             event["conversation_id"] = self.conversation_id
         if self.metadata is not None:
             event["metadata"] = dict(self.metadata)
+        if self.run_id is not None:
+            event["run_id"] = self.run_id
         return event
 
 

@@ -505,7 +505,7 @@ def test_conversation_and_run_credits_every_page_sync_and_async(served: Served) 
         ]
         runs = reader.run_credits(start, start + 10)
         assert [(r.run_id, r.run_start_time, r.question_tag) for r in runs] == [
-            ("run", start + 3, 2)
+            ("run", start + 3, Decimal(2))
         ]
         with pytest.raises(InvalidInput):
             reader.run_credits(DEC_1, end + timedelta(milliseconds=1))

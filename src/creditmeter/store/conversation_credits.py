@@ -96,6 +96,27 @@ def page(
     ]
 
 
+def most_expensive(
+    conn: Connection, listing: Listing, selection: Selection, *, limit: int, offset: int
+) -> list[Row]:
+    """The rollups created in [start, end], most credits first (then newest, then by id):
+    for the dashboard and the CLI, which rank a range's conversations by cost. It sorts
+    the range's rollups (never the events)."""
+    where, params = _where(conn, listing, selection)
+    p = _placeholder(conn)
+    total = " + ".join(listing.categories)
+    sql = (
+        f"SELECT {listing.id_field}, bot_id, created_at, last_at, {', '.join(listing.categories)}"
+        f" FROM {listing.table} WHERE {where}"
+        f" ORDER BY {total} DESC, created_at DESC, {listing.id_field}, bot_id"
+        f" LIMIT {p} OFFSET {p}"
+    )
+    return [
+        (row[0], row[1], [int(v) for v in row[2:]])
+        for row in _rows(conn, sql, (*params, limit, offset))
+    ]
+
+
 def count(conn: Connection, listing: Listing, selection: Selection) -> int:
     """How many rollups were created in [start, end] (counted in the page index)."""
     where, params = _where(conn, listing, selection)

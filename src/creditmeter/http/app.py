@@ -22,6 +22,7 @@ from . import errors
 from .admin_routes import router as admin_router
 from .bill_routes import BillEndpoints
 from .bill_routes import router as bill_router
+from .conversation_dashboard_routes import router as conversation_dashboard_router
 from .conversation_routes import router as conversation_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
@@ -89,7 +90,7 @@ def create_app(
 
     errors.install(app, settings.retry_after_seconds)
     routers = (bill_router, conversation_router, ingest_router, admin_router, dashboard_router)
-    for router in (*routers, ops_router):
+    for router in (*routers, conversation_dashboard_router, ops_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount(

@@ -4,7 +4,7 @@ and read a page at a time, newest first, through their page indexes."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -12,24 +12,61 @@ from sqlalchemy import Connection
 from ..conversations import CONVERSATIONS, RUNS, Listing, Rollup, rollups
 from .ledger import Event, _chunks, _is_postgres, _params, _placeholder, _rows, _rows_sql
 
+HOUR_MS = 3_600_000
+ALL_BOTS = ""  # the bot_id of a count row of the whole account
+
 
 def add_events(conn: Connection, events: Sequence[Event]) -> None:
     """Adds newly stored events to the rollups of their conversations and runs, in the
     transaction that stores them: a create time moves earlier when an earlier event comes
-    late, credits add up per field."""
+    late, credits add up per field; and keeps the counts of rollups created per hour."""
     if not events:
         return
     for listing in (CONVERSATIONS, RUNS):
-        rows = [(*key, *rollup) for key, rollup in rollups(listing, events).items()]
-        _upsert(conn, listing, rows)
+        rows = sorted((*key, *rollup) for key, rollup in rollups(listing, events).items())
+        if rows:
+            moves = _upsert(conn, listing, rows)
+            _add_counts(conn, listing, moves)
 
 
-def _upsert(conn: Connection, listing: Listing, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
+Move = tuple[str, str, int | None, int]  # (account_id, bot_id, old create time or None, new)
+
+
+def _upsert(conn: Connection, listing: Listing, rows: list[tuple[Any, ...]]) -> list[Move]:
+    """Adds the rows (key columns, created_at, last_at, credits), in key order, so that
+    concurrent writers lock in the same order; returns how each create time moved. The new
+    rows are inserted first (a concurrent insert of the same key is waited for and then
+    seen as existing), then the existing ones are read, locked on PostgreSQL, and updated:
+    so the create time each had before is known exactly, whatever runs at the same time."""
     table, id_field = listing.table, listing.id_field
-    least, greatest = ("LEAST", "GREATEST") if _is_postgres(conn) else ("min", "max")
     columns = ("account_id", id_field, "bot_id", "created_at", "last_at", *listing.categories)
+    types = ("text", "text", "text", *["bigint"] * (len(columns) - 3))
+    inserted: set[tuple[str, str, str]] = set()
+    for chunk in _chunks(conn, rows, len(columns)):
+        source = _rows_sql(conn, len(columns), len(chunk), types)
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) {source}"
+            f" ON CONFLICT (account_id, {id_field}, bot_id) DO NOTHING"
+            f" RETURNING account_id, {id_field}, bot_id"
+        )
+        inserted.update(map(tuple, _rows(conn, sql, _params(conn, chunk))))
+    moves: list[Move] = [(r[0], r[2], None, r[3]) for r in rows if r[:3] in inserted]
+    existing = [r for r in rows if r[:3] not in inserted]
+    if not existing:
+        return moves
+    before: dict[tuple[str, str, str], int] = {}
+    lock = " FOR UPDATE OF t" if _is_postgres(conn) else ""
+    for chunk in _chunks(conn, [r[:3] for r in existing], 3):
+        source = _rows_sql(conn, 3, len(chunk), ("text", "text", "text"))
+        sql = (
+            f"WITH k (account_id, thread_id, bot_id) AS ({source})"
+            f" SELECT t.account_id, t.{id_field}, t.bot_id, t.created_at FROM k JOIN {table} t"
+            f" ON t.account_id = k.account_id AND t.{id_field} = k.thread_id"
+            f" AND t.bot_id = k.bot_id ORDER BY 1, 2, 3{lock}"
+        )
+        for account_id, thread_id, bot_id, created_at in _rows(conn, sql, _params(conn, chunk)):
+            before[(account_id, thread_id, bot_id)] = int(created_at)
+    least, greatest = ("LEAST", "GREATEST") if _is_postgres(conn) else ("min", "max")
     updates = ", ".join(
         [
             f"created_at = {least}({table}.created_at, excluded.created_at)",
@@ -37,12 +74,41 @@ def _upsert(conn: Connection, listing: Listing, rows: list[tuple[Any, ...]]) -> 
             *(f"{c} = {table}.{c} + excluded.{c}" for c in listing.categories),
         ]
     )
-    types = ("text", "text", "text", *["bigint"] * (len(columns) - 3))
-    for chunk in _chunks(conn, sorted(rows), len(columns)):  # key order: the same lock order
+    for chunk in _chunks(conn, existing, len(columns)):
         source = _rows_sql(conn, len(columns), len(chunk), types)
         sql = (
             f"INSERT INTO {table} ({', '.join(columns)}) {source}"
             f" ON CONFLICT (account_id, {id_field}, bot_id) DO UPDATE SET {updates}"
+        )
+        _rows(conn, sql, _params(conn, chunk))
+    for row in existing:
+        old = before[row[:3]]
+        if row[3] < old:
+            moves.append((row[0], row[2], old, row[3]))
+    return moves
+
+
+def _add_counts(conn: Connection, listing: Listing, moves: list[Move]) -> None:
+    """Counts per hour of create time, per bot and account-wide: +1 where a rollup was
+    created or its create time moved to, -1 where it moved from."""
+    deltas: dict[tuple[str, str, str, int], int] = {}
+    for account_id, bot_id, old, new in moves:
+        if old is not None and old // HOUR_MS == new // HOUR_MS:
+            continue
+        for bot in (bot_id, ALL_BOTS):
+            key = (account_id, listing.table, bot, new - new % HOUR_MS)
+            deltas[key] = deltas.get(key, 0) + 1
+            if old is not None:
+                key = (account_id, listing.table, bot, old - old % HOUR_MS)
+                deltas[key] = deltas.get(key, 0) - 1
+    rows = sorted((*key, n) for key, n in deltas.items() if n)
+    types = ("text", "text", "text", "bigint", "bigint")
+    for chunk in _chunks(conn, rows, 5):
+        source = _rows_sql(conn, 5, len(chunk), types)
+        sql = (
+            f"INSERT INTO thread_counts (account_id, list, bot_id, hour, n) {source}"
+            " ON CONFLICT (account_id, list, bot_id, hour) DO UPDATE"
+            " SET n = thread_counts.n + excluded.n"
         )
         _rows(conn, sql, _params(conn, chunk))
 
@@ -118,7 +184,32 @@ def most_expensive(
 
 
 def count(conn: Connection, listing: Listing, selection: Selection) -> int:
-    """How many rollups were created in [start, end] (counted in the page index)."""
+    """How many rollups were created in [start, end]: the hourly counts of the whole hours
+    inside, and the page index for the pieces of hours at both ends (or for one id)."""
+    if selection.thread_id is not None:
+        return _index_count(conn, listing, selection)
+    first_hour = -(-selection.start // HOUR_MS) * HOUR_MS  # the first whole hour's start
+    last_hour = (selection.end + 1) // HOUR_MS * HOUR_MS  # the end of the last whole hour
+    if first_hour >= last_hour:
+        return _index_count(conn, listing, selection)
+    p = _placeholder(conn)
+    sql = (
+        f"SELECT COALESCE(SUM(n), 0) FROM thread_counts WHERE account_id = {p} AND list = {p}"
+        f" AND bot_id = {p} AND hour >= {p} AND hour < {p}"
+    )
+    bot = selection.bot_id if selection.bot_id is not None else ALL_BOTS
+    whole = int(
+        _rows(conn, sql, (selection.account_id, listing.table, bot, first_hour, last_hour))[0][0]
+    )
+    edges = 0
+    if selection.start < first_hour:
+        edges += _index_count(conn, listing, replace(selection, end=first_hour - 1))
+    if last_hour <= selection.end:
+        edges += _index_count(conn, listing, replace(selection, start=last_hour))
+    return whole + edges
+
+
+def _index_count(conn: Connection, listing: Listing, selection: Selection) -> int:
     where, params = _where(conn, listing, selection)
     return int(_rows(conn, f"SELECT COUNT(*) FROM {listing.table} WHERE {where}", params)[0][0])
 
@@ -167,6 +258,24 @@ def mismatches(conn: Connection, account_id: str) -> int:
         stored_rows = {(r[0], r[1]): [int(v) for v in r[2:]] for r in rows}
         found += sum(
             1 for k in rebuilt.keys() | stored_rows.keys() if rebuilt.get(k) != stored_rows.get(k)
+        )
+        hours: dict[tuple[str, int], int] = {}
+        for (_, bot), rollup in rebuilt.items():
+            for key in (
+                (bot, rollup[0] - rollup[0] % HOUR_MS),
+                (ALL_BOTS, rollup[0] - rollup[0] % HOUR_MS),
+            ):
+                hours[key] = hours.get(key, 0) + 1
+        counted = {
+            (r[0], int(r[1])): int(r[2])
+            for r in _rows(
+                conn,
+                f"SELECT bot_id, hour, n FROM thread_counts WHERE account_id = {p} AND list = {p}",
+                (account_id, listing.table),
+            )
+        }
+        found += sum(
+            1 for k in hours.keys() | counted.keys() if hours.get(k, 0) != counted.get(k, 0)
         )
     return found
 

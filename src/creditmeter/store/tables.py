@@ -130,3 +130,17 @@ def _credits_per(listing: Listing) -> Table:
 
 conversation_credits = _credits_per(CONVERSATIONS)
 run_credits = _credits_per(RUNS)
+
+# How many conversations (runs) were created per hour, per bot and account-wide (bot_id
+# ''): the lists' top-level total without counting a month of rollups.
+thread_counts = Table(
+    "thread_counts",
+    metadata,
+    Column("account_id", String(64), nullable=False),
+    Column("list", String(32), nullable=False),
+    Column("bot_id", String(64), nullable=False),
+    Column("hour", BigInteger, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "list", "bot_id", "hour"),
+    sqlite_with_rowid=False,
+)

@@ -71,6 +71,16 @@ def upgrade() -> None:
             table,
             ["account_id", "bot_id", sa.text("created_at DESC"), id_field],
         )
+    op.create_table(
+        "thread_counts",
+        sa.Column("account_id", sa.String(64), nullable=False),
+        sa.Column("list", sa.String(32), nullable=False),
+        sa.Column("bot_id", sa.String(64), nullable=False),
+        sa.Column("hour", sa.BigInteger, nullable=False),
+        sa.Column("n", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("account_id", "list", "bot_id", "hour"),
+        sqlite_with_rowid=False,
+    )
     # The conversations stored so far (runs are new). An event of a category that is not a
     # field of the list (knowledge_doc_storage) is left out, as ingestion now refuses it.
     sums = ", ".join(
@@ -85,9 +95,17 @@ def upgrade() -> None:
         f" FROM usage_events WHERE conversation_id IS NOT NULL AND category IN ({numbers})"
         " GROUP BY account_id, conversation_id, bot_id"
     )
+    hour = "created_at - created_at % 3600000"
+    for bot, group in (("bot_id", ", bot_id"), ("''", "")):
+        op.execute(
+            "INSERT INTO thread_counts (account_id, list, bot_id, hour, n)"
+            f" SELECT account_id, 'conversation_credits', {bot}, {hour}, COUNT(*)"
+            f" FROM conversation_credits GROUP BY account_id{group}, {hour}"
+        )
 
 
 def downgrade() -> None:
+    op.drop_table("thread_counts")
     for table, _, _ in LISTS:
         op.drop_table(table)
     op.drop_column("usage_events", "run_id")

@@ -58,7 +58,7 @@ def fill(url: str, count: int, end: int) -> str:
     step = 120 * DAY_MS // count
     postgres = not store.is_sqlite
     series = (
-        "generate_series(0, :n - 1) AS s(i)"
+        "generate_series(0::bigint, :n - 1) AS s(i)"
         if postgres
         else "(WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < :n - 1)"
         " SELECT i FROM s) AS s"

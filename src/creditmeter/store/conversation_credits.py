@@ -41,6 +41,8 @@ def _upsert(conn: Connection, listing: Listing, rows: list[tuple[Any, ...]]) -> 
     table, id_field = listing.table, listing.id_field
     columns = ("account_id", id_field, "bot_id", "created_at", "last_at", *listing.categories)
     types = ("text", "text", "text", *["bigint"] * (len(columns) - 3))
+    if not _is_postgres(conn):
+        return _upsert_sqlite(conn, listing, rows, columns, types)
     inserted: set[tuple[str, str, str]] = set()
     for chunk in _chunks(conn, rows, len(columns)):
         source = _rows_sql(conn, len(columns), len(chunk), types)
@@ -54,9 +56,42 @@ def _upsert(conn: Connection, listing: Listing, rows: list[tuple[Any, ...]]) -> 
     existing = [r for r in rows if r[:3] not in inserted]
     if not existing:
         return moves
+    before = _create_times(conn, listing, [r[:3] for r in existing], " FOR UPDATE OF t")
+    _add_rows(conn, listing, existing, columns, types)
+    for row in existing:
+        old = before[row[:3]]
+        if row[3] < old:
+            moves.append((row[0], row[2], old, row[3]))
+    return moves
+
+
+def _upsert_sqlite(
+    conn: Connection,
+    listing: Listing,
+    rows: list[tuple[Any, ...]],
+    columns: tuple[str, ...],
+    types: tuple[str, ...],
+) -> list[Move]:
+    """_upsert on SQLite, where one transaction writes at a time: the create times read
+    first cannot change before the one upsert that follows (no RETURNING, which steps
+    once per row)."""
+    before = _create_times(conn, listing, [r[:3] for r in rows], "")
+    _add_rows(conn, listing, rows, columns, types)
+    moves: list[Move] = []
+    for row in rows:
+        old = before.get(row[:3])
+        if old is None or row[3] < old:
+            moves.append((row[0], row[2], old, row[3]))
+    return moves
+
+
+def _create_times(
+    conn: Connection, listing: Listing, keys: list[tuple[Any, ...]], lock: str
+) -> dict[tuple[str, str, str], int]:
+    """The stored create times of these keys (those stored), locked by `lock`."""
+    table, id_field = listing.table, listing.id_field
     before: dict[tuple[str, str, str], int] = {}
-    lock = " FOR UPDATE OF t" if _is_postgres(conn) else ""
-    for chunk in _chunks(conn, [r[:3] for r in existing], 3):
+    for chunk in _chunks(conn, keys, 3):
         source = _rows_sql(conn, 3, len(chunk), ("text", "text", "text"))
         sql = (
             f"WITH k (account_id, thread_id, bot_id) AS ({source})"
@@ -66,6 +101,18 @@ def _upsert(conn: Connection, listing: Listing, rows: list[tuple[Any, ...]]) -> 
         )
         for account_id, thread_id, bot_id, created_at in _rows(conn, sql, _params(conn, chunk)):
             before[(account_id, thread_id, bot_id)] = int(created_at)
+    return before
+
+
+def _add_rows(
+    conn: Connection,
+    listing: Listing,
+    rows: list[tuple[Any, ...]],
+    columns: tuple[str, ...],
+    types: tuple[str, ...],
+) -> None:
+    """Upserts the rows: the smaller create time, the larger last time, credits added."""
+    table, id_field = listing.table, listing.id_field
     least, greatest = ("LEAST", "GREATEST") if _is_postgres(conn) else ("min", "max")
     updates = ", ".join(
         [
@@ -74,18 +121,13 @@ def _upsert(conn: Connection, listing: Listing, rows: list[tuple[Any, ...]]) -> 
             *(f"{c} = {table}.{c} + excluded.{c}" for c in listing.categories),
         ]
     )
-    for chunk in _chunks(conn, existing, len(columns)):
+    for chunk in _chunks(conn, rows, len(columns)):
         source = _rows_sql(conn, len(columns), len(chunk), types)
         sql = (
             f"INSERT INTO {table} ({', '.join(columns)}) {source}"
             f" ON CONFLICT (account_id, {id_field}, bot_id) DO UPDATE SET {updates}"
         )
         _rows(conn, sql, _params(conn, chunk))
-    for row in existing:
-        old = before[row[:3]]
-        if row[3] < old:
-            moves.append((row[0], row[2], old, row[3]))
-    return moves
 
 
 def _add_counts(conn: Connection, listing: Listing, moves: list[Move]) -> None:

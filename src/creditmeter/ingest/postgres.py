@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from anyio import to_thread
 
-from ..store import Store, directory, writes
+from ..store import Store, conversation_credits, directory, writes
 from .batch import IngestResult, Prepared
 from .turn import Clock, write_batch
 
@@ -22,6 +22,7 @@ class PostgresWriter:
                 conn, prepared, zones, store.known_bots, self._clock
             )
             writes.add_to_rollups(conn, buckets, stored, zones)
+            conversation_credits.add_events(conn, stored)
         store.known_bots |= new_bots  # only once committed
         return result
 

@@ -1,4 +1,5 @@
-"""The tests' verifier of rollups: rebuilds them from the raw events and counts differences."""
+"""The tests' verifier of rollups: rebuilds them from the raw events and counts differences
+(the daily bills' rollups, and those per conversation and per run)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,21 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Table, select
 
-from creditmeter.categories import CATEGORIES
+from creditmeter.categories import BILL_COLUMN, CATEGORIES
+from creditmeter.conversations import CONVERSATIONS, RUNS, rollups
 from creditmeter.days import day_number
+from creditmeter.events import Event
 from creditmeter.rollups import ALL_BOTS, BUCKET_MS, Sums
-from creditmeter.store.tables import accounts, usage_buckets, usage_days, usage_events
+from creditmeter.store.conversation_credits import ALL_BOTS as ALL_THREAD_BOTS
+from creditmeter.store.conversation_credits import HOUR_MS
+from creditmeter.store.tables import (
+    accounts,
+    metadata,
+    thread_counts,
+    usage_buckets,
+    usage_days,
+    usage_events,
+)
 
 
 def rollup_mismatches(
@@ -39,7 +51,7 @@ def rollup_mismatches(
         rebuilt: dict[tuple[str, int], Sums] = {}
         for bot, ts, category, credits in events:
             for k in ((bot, of(ts)), (ALL_BOTS, of(ts))):
-                rebuilt.setdefault(k, list(zero))[category] += credits
+                rebuilt.setdefault(k, list(zero))[BILL_COLUMN[category]] += credits
         key = table.c.bucket if table is usage_buckets else table.c.day
         rows = conn.execute(
             select(table.c.bot_id, key, *(table.c[c] for c in CATEGORIES)).where(
@@ -51,3 +63,43 @@ def rollup_mismatches(
             1 for k in set(rebuilt) | set(stored) if rebuilt.get(k, zero) != stored.get(k, zero)
         )
     return mismatches
+
+
+def conversation_mismatches(conn: Connection, account_id: str) -> int:
+    """How many rollup rows per conversation and per run of the account, and how many of
+    their hourly counts, differ from a grouping of its raw events: 0 when consistent."""
+    e = usage_events.c
+    events = [
+        Event._make(row)
+        for row in conn.execute(
+            select(*(e[name] for name in Event._fields)).where(e.account_id == account_id)
+        )
+    ]
+    found = 0
+    for listing in (CONVERSATIONS, RUNS):
+        rebuilt = {(k[1], k[2]): v for k, v in rollups(listing, events).items()}
+        t = metadata.tables[listing.table].c
+        columns = (t[listing.id_field], t.bot_id, t.created_at, t.last_at)
+        rows = conn.execute(
+            select(*columns, *(t[c] for c in listing.categories)).where(t.account_id == account_id)
+        )
+        stored = {(r[0], r[1]): [int(v) for v in r[2:]] for r in rows}
+        found += sum(1 for k in rebuilt.keys() | stored.keys() if rebuilt.get(k) != stored.get(k))
+        hours: dict[tuple[str, int], int] = {}
+        for (_, bot), rollup in rebuilt.items():
+            hour = rollup[0] - rollup[0] % HOUR_MS
+            for key in ((bot, hour), (ALL_THREAD_BOTS, hour)):
+                hours[key] = hours.get(key, 0) + 1
+        c = thread_counts.c
+        counted = {
+            (r[0], int(r[1])): int(r[2])
+            for r in conn.execute(
+                select(c.bot_id, c.hour, c.n).where(
+                    c.account_id == account_id, c.list == listing.table
+                )
+            )
+        }
+        found += sum(
+            1 for k in hours.keys() | counted.keys() if hours.get(k, 0) != counted.get(k, 0)
+        )
+    return found

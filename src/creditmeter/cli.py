@@ -395,6 +395,16 @@ def backup_command(ctx: click.Context, path: Path, force: bool) -> None:
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Last local day.")
 @click.option("--timezone", help="Default: the account's zone.")
 @click.option("--bot", "bot_id", help="Only this bot.")
+@click.option(
+    "--conversations",
+    "threads",
+    flag_value="conversations",
+    help="The most expensive conversations created in the range, not days.",
+)
+@click.option(
+    "--runs", "threads", flag_value="runs", help="The most expensive workflow runs, not days."
+)
+@click.option("--limit", default=20, show_default=True, help="Rows of --conversations/--runs.")
 @click.pass_context
 @_friendly
 def report(
@@ -404,8 +414,10 @@ def report(
     end: Any,
     timezone: str | None,
     bot_id: str | None,
+    threads: str | None,
+    limit: int,
 ) -> None:
-    """Credits per day and category, as a table."""
+    """Credits per day and category, as a table (or per conversation or run)."""
     store = _store(ctx)
     account = accounts.get_account(store=store, account_id=account_id)
     tz = zone(timezone or account.timezone)
@@ -416,6 +428,13 @@ def report(
     if bot_id is not None:
         check_slug("--bot", bot_id)
     dates_ms(first, last, tz)  # refuses dates past what an instant can be, before any work
+    if threads is not None:
+        from .conversation_report import thread_table
+
+        start_ms = day_start_ms(first, tz)
+        end_ms = day_start_ms(last + timedelta(days=1), tz) - 1
+        _print_table(thread_table(store, account.id, bot_id, threads, start_ms, end_ms, limit))
+        return
     table = Table("date", "total", *CATEGORIES, title=f"{account.id} ({tz.key})")
     totals = [0] * len(CATEGORIES)
     chunk_start = first

@@ -57,6 +57,7 @@ def _day_events(day: date, bot: str, horizon_ms: int) -> Iterator[Event]:
             ts,
             extra.get("conversation_id"),
             None,
+            extra.get("run_id"),
         )
 
     def at_hour() -> int:
@@ -81,6 +82,80 @@ def _day_events(day: date, bot: str, horizon_ms: int) -> Iterator[Event]:
     if not weekend and rng.random() < 0.3:
         for _ in range(rng.randrange(1, 12)):
             produced.append(event("knowledge_doc_indexing", at_hour(), _micro(rng, 2.0)))
+    yield from (e for e in produced if e is not None)
+    openers = [e for e in produced if e is not None and e.conversation_id is not None]
+    yield from _threads(day, bot, openers, horizon_ms)
+
+
+def _threads(day: date, bot: str, openers: list[Event], horizon_ms: int) -> Iterator[Event]:
+    """The rest of the conversations that `openers` began (more messages, each charged for
+    its answer, with moderation, anonymization and question tagging now and then), and a
+    few workflow runs. A random stream of its own, after the first, so that a store filled
+    by an earlier demo gets these added and nothing of its own changed."""
+    rng = random.Random(f"{day.isoformat()}/{bot}/threads")
+    per_chat = BOTS[bot][1]
+    n = 0
+
+    def event(category: str, ts: int, micro: int, **ids: str) -> Event | None:
+        nonlocal n
+        n += 1
+        if ts > horizon_ms:
+            return None
+        event_id = f"demo-{bot}-{day.isoformat()}-t{n:05d}"
+        index = CATEGORY_INDEX[category]
+        return Event(
+            ACCOUNT_ID,
+            event_id,
+            bot,
+            index,
+            micro,
+            ts,
+            ids.get("conversation_id"),
+            None,
+            ids.get("run_id"),
+        )
+
+    produced: list[Event | None] = []
+    for opener in openers:
+        conversation = opener.conversation_id
+        assert conversation is not None
+        ts = opener.ts
+        produced.append(
+            event("moderation", ts + 40, _micro(rng, 0.01), conversation_id=conversation)
+        )
+        for _ in range(rng.choice([0, 0, 1, 1, 2, 3, 4, 6])):
+            ts += rng.randrange(20_000, 240_000)
+            produced.append(event("chat", ts, _micro(rng, per_chat), conversation_id=conversation))
+            produced.append(
+                event("moderation", ts + 40, _micro(rng, 0.01), conversation_id=conversation)
+            )
+            if rng.random() < 0.2:
+                produced.append(
+                    event(
+                        "anonymization", ts - 300, _micro(rng, 0.02), conversation_id=conversation
+                    )
+                )
+            if rng.random() < 0.25:
+                produced.append(
+                    event("rerank", ts + 120, _micro(rng, 0.05), conversation_id=conversation)
+                )
+        if rng.random() < 0.3:
+            produced.append(
+                event("question_tag", ts + 5_000, _micro(rng, 0.03), conversation_id=conversation)
+            )
+    start = day_start_ms(day, zone(TIMEZONE))
+    for k in range(rng.randrange(0, 4) if bot != "docs-search" else 0):
+        run = f"run-{bot}-{day.isoformat()}-{k}"
+        ts = start + rng.randrange(8, 20) * HOUR_MS + rng.randrange(HOUR_MS)
+        for category, mean in (
+            ("chat", 0.9),
+            ("tool_call", 0.3),
+            ("database_processing", 0.4),
+            ("question_tag", 0.03),
+        ):
+            if category == "chat" or rng.random() < 0.6:
+                produced.append(event(category, ts, _micro(rng, mean), run_id=run))
+            ts += rng.randrange(500, 30_000)
     yield from (e for e in produced if e is not None)
 
 

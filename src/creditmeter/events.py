@@ -9,7 +9,7 @@ from functools import cache
 from operator import itemgetter, methodcaller
 from typing import Any, NamedTuple
 
-from .categories import CATEGORIES, CATEGORY_INDEX
+from .categories import ALL_CATEGORIES, CATEGORY_INDEX, MODERATION, STORAGE
 from .clock import now_ms
 from .days import parse_rfc3339_ms
 from .errors import InvalidInput
@@ -24,13 +24,13 @@ MIN_TS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_AHEAD_MS = 24 * 3_600_000
 EVENT_ID = re.compile(r"[!-~]{1,128}")
 REQUIRED = ("id", "account_id", "bot_id", "category", "credits", "timestamp")
-OPTIONAL = ("conversation_id", "metadata")
+OPTIONAL = ("conversation_id", "metadata", "run_id")
 FIELDS = frozenset(REQUIRED + OPTIONAL)
 
 
 class Event(NamedTuple):
     """A validated event, ready to store: credits in micro-credits, ts in ms,
-    metadata as canonical JSON text, category as its index in CATEGORIES."""
+    metadata as canonical JSON text, category as its index in ALL_CATEGORIES."""
 
     account_id: str
     event_id: str
@@ -40,6 +40,7 @@ class Event(NamedTuple):
     ts: int
     conversation_id: str | None
     metadata: str | None
+    run_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -109,17 +110,33 @@ def _metadata(value: Any) -> str | None:
     return text
 
 
-def _conversation_id(value: Any) -> str | None:
+THREAD_ID = re.compile(r"[ -~]{1,256}")
+
+
+def _thread_id(field: str, value: Any) -> str | None:
+    """A conversation_id or run_id: null or 1-256 printable ASCII characters."""
     if value is None:
         return None
     if (
         isinstance(value, JsonNumber)
         or not isinstance(value, str)
-        or not 1 <= len(value) <= 256
-        or not value.isprintable()
+        or not THREAD_ID.fullmatch(value)
     ):
-        raise _FieldError("conversation_id", "must be null or 1-256 printable characters")
+        raise _FieldError(field, "must be null or 1-256 printable ASCII characters")
     return value
+
+
+def _check_threads(event: Event) -> None:
+    """PRODUCT.md's rules: at most one of conversation_id and run_id; neither on a
+    knowledge_doc_storage event (charged per day), no run_id on a moderation event."""
+    conversation_id, run_id = event.conversation_id, event.run_id
+    if conversation_id is not None and run_id is not None:
+        raise _FieldError("run_id", "an event has at most one of conversation_id and run_id")
+    if event.category == STORAGE and (conversation_id is not None or run_id is not None):
+        field = "conversation_id" if conversation_id is not None else "run_id"
+        raise _FieldError(field, "a knowledge_doc_storage event has no conversation_id or run_id")
+    if event.category == MODERATION and run_id is not None:
+        raise _FieldError("run_id", "a moderation event has no run_id")
 
 
 def parse_event(raw: Any, now: int) -> Event:
@@ -144,17 +161,20 @@ def parse_event(raw: Any, now: int) -> Event:
         or isinstance(category, JsonNumber)
         or category not in CATEGORY_INDEX
     ):
-        raise _FieldError("category", f"must be one of {', '.join(CATEGORIES)}")
-    return Event(
+        raise _FieldError("category", f"must be one of {', '.join(ALL_CATEGORIES)}")
+    event = Event(
         account_id=_slug("account_id", raw["account_id"]),
         event_id=event_id,
         bot_id=_slug("bot_id", raw["bot_id"]),
         category=CATEGORY_INDEX[category],
         credits=_credits(raw["credits"]),
         ts=_timestamp(raw["timestamp"], now),
-        conversation_id=_conversation_id(raw.get("conversation_id")),
+        conversation_id=_thread_id("conversation_id", raw.get("conversation_id")),
         metadata=_metadata(raw.get("metadata")),
+        run_id=_thread_id("run_id", raw.get("run_id")),
     )
+    _check_threads(event)
+    return event
 
 
 def parse_batch(document: Any) -> list[Event]:
@@ -213,10 +233,18 @@ def _parse_valid_batch(raw_events: list[Any], now: int) -> list[Event] | None:
         return None
     category_indexes = map(CATEGORY_INDEX.__getitem__, categories)
     rows = zip(accounts, ids, bots, category_indexes, micros, instants, *optional, strict=True)
-    return list(map(Event._make, rows))
+    events = list(map(Event._make, rows))
+    if optional[0] is not optional[2]:  # some event has a conversation_id or a run_id
+        try:
+            for event in events:
+                _check_threads(event)
+        except _FieldError:
+            return None
+    return events
 
 
-_CATEGORY = re.compile("|".join(map(re.escape, CATEGORIES)))
+# longest first: "chat" must not match the start of another name
+_CATEGORY = re.compile("|".join(map(re.escape, sorted(ALL_CATEGORIES, key=len, reverse=True))))
 
 
 def _every_string(values: list[Any], pattern: re.Pattern[str]) -> bool:
@@ -271,17 +299,24 @@ def _instants(values: list[Any], now: int) -> list[int] | None:
 
 
 def _optional_fields(raw_events: list[Any]) -> list[list[str | None]] | None:
-    """[conversation_ids, metadata], one of each per event; None if one is invalid or if an
-    event has a field that is not in FIELDS."""
+    """[conversation_ids, metadata, run_ids], one of each per event (the same list object
+    for every field that no event has); None if one is invalid or if an event has a field
+    that is not in FIELDS."""
+    nothing: list[str | None] = [None] * len(raw_events)
     if max(map(len, raw_events)) == len(REQUIRED):  # no event has more than the required
-        nothing: list[str | None] = [None] * len(raw_events)
-        return [nothing, nothing]
-    if not FIELDS.issuperset(set().union(*raw_events)):
+        return [nothing, nothing, nothing]
+    present = set().union(*raw_events)
+    if not FIELDS.issuperset(present):
         return None
     try:
         return [
-            [_conversation_id(raw.get("conversation_id")) for raw in raw_events],
+            [_thread_id("conversation_id", raw.get("conversation_id")) for raw in raw_events]
+            if "conversation_id" in present
+            else nothing,
             [_metadata(raw.get("metadata")) for raw in raw_events],
+            [_thread_id("run_id", raw.get("run_id")) for raw in raw_events]
+            if "run_id" in present
+            else nothing,
         ]
     except _FieldError:
         return None

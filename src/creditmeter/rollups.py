@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from operator import add
 
-from .categories import CATEGORIES
+from .categories import BILL_COLUMN, CATEGORIES
 from .days import bucket_day, day_number
 from .events import Event
 
@@ -21,13 +21,14 @@ def bucket_rollups(events: Iterable[Event]) -> Rollups:
     """The events' credits per 15-minute bucket, per bot and account-wide."""
     width = len(CATEGORIES)
     buckets: Rollups = {}
-    for account_id, _, bot_id, category, credits, ts, _, _ in events:
+    for account_id, _, bot_id, category, credits, ts, *_ in events:
         bucket = ts - ts % BUCKET_MS
+        column = BILL_COLUMN[category]  # the three counted in chat go to its column
         for key in ((account_id, bot_id, bucket), (account_id, ALL_BOTS, bucket)):
             row = buckets.get(key)
             if row is None:
                 row = buckets[key] = [0] * width
-            row[category] += credits
+            row[column] += credits
     return buckets
 
 
@@ -59,5 +60,5 @@ def day_rollups(buckets: Rollups, events: Iterable[Event], zones: Mapping[str, s
         if (event.account_id, event.ts - event.ts % BUCKET_MS) in split:
             day = day_number(event.ts, zones[event.account_id])
             for key in ((event.account_id, event.bot_id, day), (event.account_id, ALL_BOTS, day)):
-                days.setdefault(key, [0] * width)[event.category] += event.credits
+                days.setdefault(key, [0] * width)[BILL_COLUMN[event.category]] += event.credits
     return days

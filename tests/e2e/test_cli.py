@@ -478,3 +478,30 @@ def test_served_demo_answers_the_printed_curl_command(
     status, _, body = _run_curl(match.group(0), tmp_path)
     assert status == 401
     assert json.loads(body)["code"] == 40127
+
+
+def test_import_run_ids_and_report_conversations_and_runs(cli: Cli, tmp_path: Path) -> None:
+    cli("accounts", "create", "acme", "--timezone", "Asia/Shanghai")
+    path = tmp_path / "threads.csv"
+    path.write_text(
+        "id,account_id,bot_id,category,credits,timestamp,conversation_id,run_id\n"
+        "t1,acme,b1,chat,1.5,1733011200000,conv-1,\n"
+        "t2,acme,b1,moderation,0.01,1733011200001,conv-1,\n"
+        "t3,acme,b1,chat,4,1733011300000,conv-2,\n"
+        "t4,acme,b2,question_tag,0.5,1733011200000,,run-7\n"
+    )
+    assert _summary(_import(cli, path)) == {"events": 4, "accepted": 4, "duplicates": 0}
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "id,account_id,bot_id,category,credits,timestamp,run_id\n"
+        "t9,acme,b1,moderation,1,1733011200000,run-1\n"
+    )
+    assert "run_id" in _import(cli, bad, code=1).output
+    window = ("--account", "acme", "--start", "2024-12-01", "--end", "2024-12-01")
+    conversations = _flat(cli("report", *window, "--conversations").output)
+    assert "2 most expensive of 2 conversations" in conversations
+    assert conversations.index("conv-2") < conversations.index("conv-1")  # by cost
+    assert "1.51" in conversations
+    runs = _flat(cli("report", *window, "--runs").output)
+    assert "run-7" in runs
+    assert "0.5" in runs

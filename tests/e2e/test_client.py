@@ -473,3 +473,49 @@ def test_the_examples_in_docs_client_md_run(
     for number, block in enumerate(blocks, 1):
         code = compile(block, f"docs/client.md, python block {number}", "exec")
         exec(code, namespace)
+
+
+def test_conversation_and_run_credits_every_page_sync_and_async(served: Served) -> None:
+    with Client(served.base_url, admin_of(served)) as admin:
+        admin.create_account("threads-co")
+        reader_key = admin.create_key("threads-co").key
+    start = _ms(DEC_1)
+    events = [
+        UsageEvent(f"c{i}", "threads-co", "bot", "chat", "0.5", start + i, conversation_id=f"c{i}")
+        for i in range(7)
+    ]
+    events += [
+        UsageEvent(
+            f"m{i}", "threads-co", "bot", "moderation", "0.01", start + 100, conversation_id=f"c{i}"
+        )
+        for i in range(7)
+    ]
+    events.append(UsageEvent("r", "threads-co", "bot", "question_tag", 2, start + 3, run_id="run"))
+    with Client(served.base_url, ingest_of(served)) as ingest:
+        assert ingest.ingest(events) == IngestResult(len(events), 0)
+    end = DEC_1 + timedelta(days=30)
+    with Client(served.base_url, reader_key) as reader:
+        rows = reader.conversation_credits(DEC_1, end, page_size=3)  # three pages
+        assert [row.conversation_id for row in rows] == [f"c{i}" for i in reversed(range(7))]
+        assert {row.total for row in rows} == {Decimal("0.51")}
+        assert rows[0].moderation == Decimal("0.01")
+        only = reader.conversation_credits(start, start + 10, conversation_id="c2")
+        assert [(r.conversation_id, r.conversation_create_time) for r in only] == [
+            ("c2", start + 2)
+        ]
+        runs = reader.run_credits(start, start + 10)
+        assert [(r.run_id, r.run_start_time, r.question_tag) for r in runs] == [
+            ("run", start + 3, Decimal(2))
+        ]
+        with pytest.raises(InvalidInput):
+            reader.run_credits(DEC_1, end + timedelta(milliseconds=1))
+
+    async def scenario() -> None:
+        async with AsyncClient(served.base_url, reader_key) as reader:
+            pages, runs = await asyncio.gather(
+                reader.conversation_credits(DEC_1, end, page_size=2), reader.run_credits(DEC_1, end)
+            )
+            assert [r.conversation_id for r in pages] == [f"c{i}" for i in reversed(range(7))]
+            assert [r.run_id for r in runs] == ["run"]
+
+    asyncio.run(scenario())

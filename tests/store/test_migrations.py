@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from creditmeter import rebuilds
 from creditmeter.categories import CATEGORIES
@@ -65,7 +65,25 @@ def test_upgrading_a_store_with_events_from_0001_builds_its_daily_rollups(
                         "INSERT INTO accounts (id, name, timezone, created_at)"
                         f" VALUES ('{account_id}', '{account_id}', '{zone}', 0)"
                     )
-                writes.insert_new(conn, events)
+                # 0001's columns, in plain SQL: the live insert names columns that later
+                # migrations add (run_id, on PostgreSQL's one-statement path)
+                conn.execute(
+                    text(
+                        "INSERT INTO usage_events (account_id, event_id, bot_id, category,"
+                        " credits, ts) VALUES (:a, :i, :b, :c, :m, :t)"
+                    ),
+                    [
+                        {
+                            "a": e.account_id,
+                            "i": e.event_id,
+                            "b": e.bot_id,
+                            "c": e.category,
+                            "m": e.credits,
+                            "t": e.ts,
+                        }
+                        for e in events
+                    ],
+                )
                 rows = [(*k, *v) for k, v in bucket_rollups(events).items()]
                 writes.add_rollup_rows(conn, "usage_buckets", rows)
             upgrade_schema(store)

@@ -185,10 +185,20 @@ GOOD = {
     "id": ['"e1"', '"e2"', '"p-000000001"', '"' + "x" * 128 + '"', '"!~"'],
     "account_id": ['"acme"', '"acct-00"', '"a"'],
     "bot_id": ['"b1"', '"bot-0"', '"b\\u0031"'],
-    "category": ['"chat"', '"tts"', '"knowledge_doc_indexing"', '"rerank"'],
+    "category": [
+        '"chat"',
+        '"tts"',
+        '"knowledge_doc_indexing"',
+        '"rerank"',
+        '"moderation"',
+        '"question_tag"',
+        '"anonymization"',
+        '"knowledge_doc_storage"',
+    ],
     "credits": ["0", "1", "0.5", "1.250000", "999999.999999", "1000000", '"0.5"', '"7"'],
     "timestamp": ["1733011200000", "946684800000", str(NOW + DAY), '"2024-12-01T08:00:00Z"'],
-    "conversation_id": ['"c1"', "null", '"\\u00e9\\ud83d\\ude00"'],
+    "conversation_id": ['"c1"', "null", '"a b~"'],
+    "run_id": ['"r1"', "null", '"run 7"'],
     "metadata": ["null", "{}", '{"model": "x", "tokens": 1200, "cost": 0.25, "z": [true]}'],
     "colour": ['"red"'],  # never good, but here so that it can be drawn at all
 }
@@ -199,7 +209,8 @@ BAD = {
     "category": ['"CHAT"', '"video"', "{}", "0", '"chat\\n"'],
     "credits": ["-0", "1e2", "1.1234567", "1000000.000001", "9" * 30, "-1", "1e400", '"+1"'],
     "timestamp": ["-0", "0", "946684799999", str(NOW + DAY + 1), "1.7e12", '"1733011200000"'],
-    "conversation_id": ['""', "12", '"a\\u0007b"'],
+    "conversation_id": ['""', "12", '"a\\u0007b"', '"\\u00e9\\ud83d\\ude00"'],
+    "run_id": ['""', "7", '"' + "r" * 257 + '"', '"caf\\u00e9"'],
     "metadata": [
         "[1]",
         '"x"',
@@ -214,7 +225,7 @@ BAD = {
 @st.composite
 def raw_events(draw: st.DrawFn) -> str:
     fields = [f for f in events.REQUIRED if draw(st.integers(0, 29))]  # now and then one missing
-    fields += [f for f in ("conversation_id", "metadata") if draw(st.booleans())]
+    fields += [f for f in ("conversation_id", "metadata", "run_id") if draw(st.booleans())]
     if not draw(st.integers(0, 29)):
         fields.append("colour")
     if fields and not draw(st.integers(0, 19)):

@@ -12,6 +12,7 @@ See docs/client.md.
 from ..categories import Category
 from .calls import EventLike, Instant, RetryPolicy
 from .clients import AsyncClient, Client
+from .conversations import ConversationCredits, RunCredits
 from .errors import (
     ApiError,
     Conflict,
@@ -43,6 +44,7 @@ __all__ = [
     "Category",
     "Client",
     "Conflict",
+    "ConversationCredits",
     "DayRow",
     "EventLike",
     "Forbidden",
@@ -56,6 +58,7 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "RetryPolicy",
+    "RunCredits",
     "ServerError",
     "StoreUnavailable",
     "Unauthorized",

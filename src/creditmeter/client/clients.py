@@ -6,14 +6,16 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
 from .. import __version__
-from . import calls
+from . import calls, conversations
 from .calls import Call, EventLike, Instant, Plan, RetryPolicy, T
+from .conversations import ConversationCredits, RunCredits
 from .errors import error_from, retry_after
 from .models import Account, BillTotal, DayRow, IngestResult, Key, NewKey
 
@@ -156,6 +158,40 @@ class Client(_Verbs):
         window = self._window(start, end, timezone, bot_id, account_id)
         return self._run(calls.bill_total(window))
 
+    # --- conversations and runs ------------------------------------------------------------
+
+    def conversation_credits(
+        self,
+        start: datetime | int,
+        end: datetime | int,
+        *,
+        conversation_id: str | None = None,
+        bot_id: str | None = None,
+        account_id: str | None = None,
+        page_size: int = 100,
+    ) -> list[ConversationCredits]:
+        """Every row of `GET /v1/account/agent/conversation/credits` (conversations created
+        in `[start, end]`, at most 30 days; aware datetimes or ms), newest first, all pages."""
+        plan = conversations.conversation_credits(
+            start, end, conversation_id, bot_id, account_id, page_size
+        )
+        return self._run(plan)
+
+    def run_credits(
+        self,
+        start: datetime | int,
+        end: datetime | int,
+        *,
+        run_id: str | None = None,
+        bot_id: str | None = None,
+        account_id: str | None = None,
+        page_size: int = 100,
+    ) -> list[RunCredits]:
+        """Every row of `GET /v1/account/workflow/run/credits`, as conversation_credits."""
+        return self._run(
+            conversations.run_credits(start, end, run_id, bot_id, account_id, page_size)
+        )
+
     # --- ingestion -----------------------------------------------------------------------
 
     def ingest(self, events: Iterable[EventLike]) -> IngestResult:
@@ -286,6 +322,40 @@ class AsyncClient(_Verbs):
     ) -> BillTotal:
         window = self._window(start, end, timezone, bot_id, account_id)
         return await self._run(calls.bill_total(window))
+
+    # --- conversations and runs ------------------------------------------------------------
+
+    async def conversation_credits(
+        self,
+        start: datetime | int,
+        end: datetime | int,
+        *,
+        conversation_id: str | None = None,
+        bot_id: str | None = None,
+        account_id: str | None = None,
+        page_size: int = 100,
+    ) -> list[ConversationCredits]:
+        """Every row of `GET /v1/account/agent/conversation/credits` (conversations created
+        in `[start, end]`, at most 30 days; aware datetimes or ms), newest first, all pages."""
+        plan = conversations.conversation_credits(
+            start, end, conversation_id, bot_id, account_id, page_size
+        )
+        return await self._run(plan)
+
+    async def run_credits(
+        self,
+        start: datetime | int,
+        end: datetime | int,
+        *,
+        run_id: str | None = None,
+        bot_id: str | None = None,
+        account_id: str | None = None,
+        page_size: int = 100,
+    ) -> list[RunCredits]:
+        """Every row of `GET /v1/account/workflow/run/credits`, as conversation_credits."""
+        return await self._run(
+            conversations.run_credits(start, end, run_id, bot_id, account_id, page_size)
+        )
 
     async def ingest(self, events: Iterable[EventLike]) -> IngestResult:
         return await self._run(calls.ingest(events))

@@ -93,6 +93,7 @@ class UsageEvent:
     timestamp: int | dt.datetime
     conversation_id: str | None = None
     metadata: Mapping[str, Any] | None = None
+    run_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         event: dict[str, Any] = {
@@ -107,6 +108,8 @@ class UsageEvent:
             event["conversation_id"] = self.conversation_id
         if self.metadata is not None:
             event["metadata"] = dict(self.metadata)
+        if self.run_id is not None:
+            event["run_id"] = self.run_id
         return event
 
 

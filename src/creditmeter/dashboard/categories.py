@@ -1,5 +1,7 @@
-"""The categories as the dashboard's script reads them: static/categories.js is written from
-here (`make categories`), and a test fails when the file differs from what this writes."""
+"""The categories as the dashboard's scripts read them: static/categories.js is written from
+here (`make categories`), and a test fails when the file differs from what this writes. It
+holds the eight of the daily bills (chart and table) and the fields of the two lists (per
+conversation, per run) of the Conversations view."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 from typing import Final
 
 from ..categories import CATEGORIES, LABELS, Category
+from ..conversations import CONVERSATIONS, RUNS
 
 SCRIPT: Final = Path(__file__).parent / "static" / "categories.js"
 COLORS: Final[dict[Category, str]] = {
@@ -25,9 +28,18 @@ COLORS: Final[dict[Category, str]] = {
 def script() -> str:
     """The text of static/categories.js."""
     table = [{"name": c, "label": LABELS[c], "color": COLORS[c]} for c in CATEGORIES]
+    lists = {
+        kind: {
+            "id": listing.id_field,
+            "time": listing.time_field,
+            "categories": list(listing.categories),
+        }
+        for kind, listing in (("conversations", CONVERSATIONS), ("runs", RUNS))
+    }
     return (
         "/* Written by `make categories` from creditmeter/categories.py: do not edit. */\n"
         f"window.CREDITMETER_CATEGORIES = {json.dumps(table, indent=2)};\n"
+        f"window.CREDITMETER_LISTS = {json.dumps(lists, indent=2)};\n"
     )
 
 

@@ -22,6 +22,8 @@ from .admin_routes import router as admin_router
 from .bill import BillFastPath
 from .bill import router as bill_router
 from .bodies import BodyGate
+from .conversation_dashboard_routes import router as conversation_dashboard_router
+from .conversation_routes import router as conversation_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
 from .head import HeadAsGet
@@ -76,7 +78,8 @@ def create_app(
     app.state.services = services  # read through http.auth.services_of only
 
     errors.install(app, settings.retry_after_seconds, services.metrics)
-    for router in (bill_router, ingest_router, admin_router, dashboard_router, ops_router):
+    routers = (bill_router, conversation_router, ingest_router, admin_router, dashboard_router)
+    for router in (*routers, conversation_dashboard_router, ops_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount(

@@ -104,6 +104,13 @@ class UsageEventIn(BaseModel):
     metadata: dict[str, object] | None = Field(
         None, description="A JSON object of at most 4 KiB as compact UTF-8 JSON."
     )
+    run_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="The workflow run it belongs to; an event has at most one of "
+        "conversation_id and run_id.",
+    )
 
 
 class EventBatch(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from anyio import to_thread
 
 from .. import bucket_limit
-from ..store import Store, directory, sums, writes
+from ..store import Store, conversation_credits, directory, sums, writes
 from .batch import IngestResult, Prepared
 from .turn import Clock, write_batch
 
@@ -25,6 +25,7 @@ class PostgresWriter:
             writes.add_to_rollups(conn, buckets, stored, zones)
             # Read after adding: the rows are locked by this transaction, the totals exact.
             bucket_limit.check(sums.bucket_totals(conn, bucket_limit.added(buckets)))
+            conversation_credits.add_events(conn, stored)
         store.known_bots |= new_bots  # only once committed
         return result
 

@@ -10,7 +10,7 @@ from .. import bucket_limit, rollups
 from ..clock import now_ms
 from ..errors import Conflict, InvalidInput
 from ..events import Event
-from ..store import Store, directory, sums, writes
+from ..store import Store, conversation_credits, directory, sums, writes
 from .batch import (
     IngestResult,
     PendingBatch,
@@ -88,6 +88,7 @@ def write_group(
                     stored += inserted
                     added |= new_bots
             writes.add_to_rollups(conn, buckets, stored, zones)
+            conversation_credits.add_events(conn, stored)
     except BaseException as failure:
         # Every batch of the group fails with it (the batches that were waiting, when the
         # write turn itself could not be had). A leader whose own batch was not in the group

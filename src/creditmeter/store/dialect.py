@@ -44,6 +44,8 @@ class Dialect:
     placeholder: str
     one_writer: bool  # whether write transactions run one at a time (no lock needed to read)
     insert: Callable[[Any], sqlite.Insert | postgresql.Insert]  # Core INSERT with ON CONFLICT
+    least: str  # the SQL function of the smaller of two values
+    greatest: str  # and of the larger
 
     def source(self, types: Sequence[str], count: int) -> str:
         """A FROM source of `count` rows of values of these SQL types."""
@@ -118,9 +120,16 @@ class _PostgreSQL(Dialect):
             yield list(rows)
 
 
-SQLITE: Final[Dialect] = _SQLite("sqlite", "?", one_writer=True, insert=sqlite.insert)
+SQLITE: Final[Dialect] = _SQLite(
+    "sqlite", "?", one_writer=True, insert=sqlite.insert, least="min", greatest="max"
+)
 POSTGRESQL: Final[Dialect] = _PostgreSQL(
-    "postgresql", "%s", one_writer=False, insert=postgresql.insert
+    "postgresql",
+    "%s",
+    one_writer=False,
+    insert=postgresql.insert,
+    least="LEAST",
+    greatest="GREATEST",
 )
 
 

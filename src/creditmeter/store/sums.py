@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, func, select
 
-from ..categories import CATEGORIES
+from ..categories import BILL_COLUMN, CATEGORIES
 from ..rollups import ALL_BOTS, Sums
 from .dialect import Dialect, dialect_of, run
 from .tables import usage_buckets
@@ -85,7 +85,7 @@ def raw_sums(
         rows = _span_rows(conn, spans, partial(_raw_sums_sql, one_bot=True), (account_id, bot_id))
     result: dict[int, Sums] = {}
     for i, category, total in rows:
-        result.setdefault(i, [0] * len(CATEGORIES))[category] += int(total)
+        result.setdefault(i, [0] * len(CATEGORIES))[BILL_COLUMN[category]] += int(total)
     return result
 
 
@@ -195,5 +195,5 @@ def raw_sums_per_bot(
     rows = _span_rows(conn, spans, _raw_sums_per_bot_sql, (account_id,), chunked=True)
     for i, bot, category, total in rows:
         for key in ((i, bot), (i, ALL_BOTS)):
-            result.setdefault(key, [0] * len(CATEGORIES))[category] += int(total)
+            result.setdefault(key, [0] * len(CATEGORIES))[BILL_COLUMN[category]] += int(total)
     return result

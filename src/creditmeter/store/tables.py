@@ -13,9 +13,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from ..categories import CATEGORIES
+from ..conversations import CONVERSATIONS, RUNS, Listing
 
 metadata = MetaData()
 
@@ -69,6 +71,7 @@ usage_events = Table(
     Column("ts", BigInteger, nullable=False),
     Column("conversation_id", String(256), nullable=True),
     Column("metadata", Text, nullable=True),
+    Column("run_id", String(256), nullable=True),
     PrimaryKeyConstraint("account_id", "event_id"),
     Index("ix_usage_events_account_ts", "account_id", "ts"),
     sqlite_with_rowid=False,
@@ -97,5 +100,52 @@ usage_days = Table(
     Column("day", Integer, nullable=False),
     *(Column(name, BigInteger, nullable=False) for name in CATEGORIES),
     PrimaryKeyConstraint("account_id", "bot_id", "day"),
+    sqlite_with_rowid=False,
+)
+
+
+def _credits_per(listing: Listing) -> Table:
+    """Rollups per conversation (per run), written in the ingest transaction: its create
+    time (earliest event), its latest event and its credits per field of the list. The
+    page index gives the newest-first order of the list directly (ties by id, then bot)."""
+    table = listing.table
+    return Table(
+        table,
+        metadata,
+        Column("account_id", String(64), nullable=False),
+        Column(listing.id_field, String(256), nullable=False),
+        Column("bot_id", String(64), nullable=False),
+        Column("created_at", BigInteger, nullable=False),
+        Column("last_at", BigInteger, nullable=False),
+        *(Column(name, BigInteger, nullable=False) for name in listing.categories),
+        PrimaryKeyConstraint("account_id", listing.id_field, "bot_id"),
+        Index(
+            f"ix_{table}_page", "account_id", text("created_at DESC"), listing.id_field, "bot_id"
+        ),
+        Index(
+            f"ix_{table}_bot_page",
+            "account_id",
+            "bot_id",
+            text("created_at DESC"),
+            listing.id_field,
+        ),
+        sqlite_with_rowid=False,
+    )
+
+
+conversation_credits = _credits_per(CONVERSATIONS)
+run_credits = _credits_per(RUNS)
+
+# How many conversations (runs) were created per hour, per bot and account-wide (bot_id
+# ''): the lists' top-level total without counting a month of rollups.
+thread_counts = Table(
+    "thread_counts",
+    metadata,
+    Column("account_id", String(64), nullable=False),
+    Column("list", String(32), nullable=False),
+    Column("bot_id", String(64), nullable=False),
+    Column("hour", BigInteger, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "list", "bot_id", "hour"),
     sqlite_with_rowid=False,
 )

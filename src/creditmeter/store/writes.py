@@ -15,10 +15,11 @@ from ..rollups import Rollups, day_rollups
 from .dialect import SQLITE_MAX_PARAMS, Dialect, dialect_of, run
 
 EVENT_COLUMNS: Final = Event._fields
-EVENT_TYPES: Final = ("text", "text", "text", "smallint", "bigint", "bigint", "text", "text")
-# SQLite: a batch without conversation_id or metadata (most batches) binds six values per
-# event, not eight; the driver sends each None through an adapter look-up.
+EVENT_TYPES: Final = ("text", "text", "text", "smallint", "bigint", "bigint", *["text"] * 3)
+# SQLite: a batch without conversation_id, metadata or run_id (most batches) binds six
+# values per event, not nine; the driver sends each None through an adapter look-up.
 REQUIRED_WIDTH: Final = EVENT_COLUMNS.index("conversation_id")
+NO_OPTIONAL: Final = (None,) * (len(EVENT_COLUMNS) - REQUIRED_WIDTH)
 KEYS_PER_LOOK_UP: Final = 8192  # padded, two parameters each: within SQLITE_MAX_PARAMS
 NO_KEY: Final = ("", "")  # matches no event
 _ROLLUP_TYPES: Final = ("text", "text", "bigint", *["bigint"] * len(CATEGORIES))
@@ -100,7 +101,7 @@ def _insert_new_concurrent(
 
 def _insert(conn: Connection, dialect: Dialect, ordered: Sequence[Event]) -> None:
     width = len(EVENT_COLUMNS)
-    if not any(e.conversation_id is not None or e.metadata is not None for e in ordered):
+    if not any(e[REQUIRED_WIDTH:] != NO_OPTIONAL for e in ordered):
         width = REQUIRED_WIDTH
     for chunk in dialect.chunks(ordered, width):
         rows = chunk if width == len(EVENT_COLUMNS) else [e[:width] for e in chunk]

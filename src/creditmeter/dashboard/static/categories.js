@@ -41,3 +41,36 @@ window.CREDITMETER_CATEGORIES = [
     "color": "#ff9da7"
   }
 ];
+window.CREDITMETER_LISTS = {
+  "conversations": {
+    "id": "conversation_id",
+    "time": "conversation_create_time",
+    "categories": [
+      "chat",
+      "anonymization",
+      "asr",
+      "tts",
+      "rerank",
+      "database_processing",
+      "tool_call",
+      "knowledge_doc_indexing",
+      "question_tag",
+      "moderation"
+    ]
+  },
+  "runs": {
+    "id": "run_id",
+    "time": "run_start_time",
+    "categories": [
+      "chat",
+      "anonymization",
+      "asr",
+      "tts",
+      "rerank",
+      "database_processing",
+      "tool_call",
+      "knowledge_doc_indexing",
+      "question_tag"
+    ]
+  }
+};

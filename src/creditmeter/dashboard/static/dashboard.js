@@ -144,6 +144,12 @@
     return response;
   }
 
+  // what conversations.js reads the API with
+  window.creditmeter = {
+    api: (...args) => api(...args), parseExact: (text) => parseExact(text),
+    exact: (text) => exact(text),
+  };
+
   function billParams() {
     const v = state.view;
     const params = {
@@ -421,6 +427,8 @@
     root.dataset.render = String(state.renders);
     if (state.renders === 1) performance.mark("creditmeter:first-render");
     setState(isEmpty ? "empty" : "ready");
+    // conversations.js draws its own view of the same range
+    window.dispatchEvent(new CustomEvent("creditmeter:view", { detail: billParams() }));
   }
 
   function drawLegend() {

@@ -24,7 +24,7 @@ from . import accounts, demo, keys, portal
 from .bills import Window, bill_page
 from .categories import CATEGORIES
 from .clock import now_ms
-from .days import dates_ms, local_date, zone
+from .days import dates_ms, day_start_ms, local_date, zone
 from .errors import Conflict, CreditmeterError, StoreUnavailable
 from .ids import check_slug
 from .labels import visible

@@ -15,6 +15,7 @@ from rbloom import Bloom
 from sqlalchemy import Connection
 
 from .clock import now_ms
+from .credits import journal
 from .errors import Conflict, InvalidInput
 from .events import MAX_BATCH
 from .store import Store, directory, ledger
@@ -252,6 +253,8 @@ def _write(
             raise _conflict(conflicts)
         stored = [e for e in stored if e.key not in found]
         buckets = ledger.bucket_rollups(stored)
+    if stored:  # hook: the credits' draw-down, in this same transaction (savepoint)
+        journal.draw_down(conn, stored, now_ms())
     result = IngestResult(len(stored), prepared.size - len(stored))
     return result, stored, buckets, new_bots
 

@@ -94,3 +94,6 @@ usage_days = Table(
     PrimaryKeyConstraint("account_id", "bot_id", "day"),
     sqlite_with_rowid=False,
 )
+
+# The credit tables join this metadata (hook: they live in a module of their own).
+from . import credit_tables as _credit_tables  # noqa: E402, F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from operator import itemgetter
@@ -15,6 +15,7 @@ from rbloom import Bloom
 from sqlalchemy import Connection
 
 from .clock import now_ms
+from .credits import holds as credit_holds
 from .credits import journal
 from .errors import Conflict, InvalidInput
 from .events import MAX_BATCH
@@ -28,29 +29,33 @@ class IngestResult:
     duplicates: int
 
 
-def ingest(*, store: Store, batch: Sequence[Event]) -> IngestResult:
+def ingest(
+    *, store: Store, batch: Sequence[Event], holds: Mapping[tuple[str, str], str] | None = None
+) -> IngestResult:
     """Stores the batch exactly once, all or nothing; returns once it is durably committed.
 
     On SQLite the batches that wait for the write turn together are written in one
     transaction (write_together): by the store's writer process if it has one (see
     hand_writes_to), else by this process's group commit. On PostgreSQL each batch is its
-    own transaction."""
+    own transaction. `holds`: the hold_id each event names, by event key."""
     try:
-        return _ingest(store, batch)
+        return _ingest(store, batch, holds or {})
     except UnknownAccounts as unknown:
         raise _refuse_unknown_accounts(batch, unknown.accounts) from None
 
 
-def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
+def _ingest(
+    store: Store, batch: Sequence[Event], holds: Mapping[tuple[str, str], str]
+) -> IngestResult:
     if not store.is_sqlite:
-        prepared = Prepared.of(batch, {})
+        prepared = Prepared.of(batch, {}, holds=holds)
         with store.write() as conn:
             zones = directory.account_zones(conn, prepared.accounts)
             result, stored, buckets, new_bots = _write(conn, prepared, zones, store.known_bots)
             ledger.add_to_rollups(conn, buckets, stored, zones)
         store.known_bots |= new_bots  # only once committed
         return result
-    prepared, keys = _made_ready(store, batch)
+    prepared, keys = _made_ready(store, batch, holds)
     writer = _WRITERS.get(store)
     if writer is not None:
         result = writer.submit(prepared)
@@ -59,7 +64,9 @@ def _ingest(store: Store, batch: Sequence[Event]) -> IngestResult:
     return _stored_now(store, keys, prepared, result)
 
 
-async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
+async def ingest_async(
+    *, store: Store, batch: Sequence[Event], holds: Mapping[tuple[str, str], str] | None = None
+) -> IngestResult:
     """ingest(), awaited on an event loop. A batch for a writer process (of a SQLite file)
     is made ready and handed over on the loop itself, with its look-up of stored events if
     any: a worker thread would wait for the loop to let go of the GIL, milliseconds at a
@@ -69,8 +76,8 @@ async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     writes itself go to ingest() in a thread."""
     writer = _WRITERS.get(store)
     if writer is None:
-        return await to_thread.run_sync(partial(ingest, store=store, batch=batch))
-    prepared, keys = _made_ready(store, batch)
+        return await to_thread.run_sync(partial(ingest, store=store, batch=batch, holds=holds))
+    prepared, keys = _made_ready(store, batch, holds or {})
     try:
         result = await writer.submit_async(prepared)
     except UnknownAccounts as unknown:
@@ -78,12 +85,14 @@ async def ingest_async(*, store: Store, batch: Sequence[Event]) -> IngestResult:
     return _stored_now(store, keys, prepared, result)
 
 
-def _made_ready(store: Store, batch: Sequence[Event]) -> tuple[Prepared, list[tuple[str, str]]]:
+def _made_ready(
+    store: Store, batch: Sequence[Event], holds: Mapping[tuple[str, str], str]
+) -> tuple[Prepared, list[tuple[str, str]]]:
     """The batch made ready for SQLite's write turn, its events that a client may be
     sending again looked up first (see _Resends); and its keys."""
     keys = list(map(_KEY, batch))
     earlier = _look_up_stored(store, _resends(store).to_look_up(keys))
-    return Prepared.of(batch, earlier, keys), keys
+    return Prepared.of(batch, earlier, keys, holds=holds), keys
 
 
 def _stored_now(
@@ -196,6 +205,7 @@ class Prepared:
     new: Sequence[Event]
     bots: frozenset[tuple[str, str]]
     buckets: ledger.Rollups
+    holds: Mapping[tuple[str, str], str]  # the hold_id events name, by event key
 
     @classmethod
     def of(
@@ -203,6 +213,8 @@ class Prepared:
         batch: Sequence[Event],
         earlier: dict[tuple[str, str], Event],
         keys: Sequence[tuple[str, str]] | None = None,
+        *,
+        holds: Mapping[tuple[str, str], str] | None = None,
     ) -> Prepared:
         """`keys`: the batch's keys, if already at hand."""
         conflicts: set[tuple[str, str]] = set()
@@ -221,7 +233,9 @@ class Prepared:
         accounts = frozenset(e.account_id for e in batch)
         bots = frozenset(map(_BOT, new))
         buckets = ledger.bucket_rollups(new)
-        return cls(len(batch), accounts, frozenset(conflicts), new, bots, buckets)
+        return cls(
+            len(batch), accounts, frozenset(conflicts), new, bots, buckets, dict(holds or {})
+        )
 
 
 _KEY = itemgetter(0, 1)  # an Event's (account_id, event_id)
@@ -240,6 +254,8 @@ def _write(
     the bots it added."""
     if not prepared.accounts <= zones.keys():  # validation first: an invalid batch is a 400
         raise UnknownAccounts(prepared.accounts - zones.keys())
+    if prepared.holds:  # hook: the holds events name exist for their accounts
+        credit_holds.check_named(conn, prepared.holds)
     if prepared.conflicts:
         raise _conflict(set(prepared.conflicts))
     new_bots = prepared.bots - known_bots
@@ -254,7 +270,10 @@ def _write(
         stored = [e for e in stored if e.key not in found]
         buckets = ledger.bucket_rollups(stored)
     if stored:  # hook: the credits' draw-down, in this same transaction (savepoint)
-        journal.draw_down(conn, stored, now_ms())
+        now = now_ms()
+        journal.draw_down(conn, stored, now)
+        if prepared.holds:
+            credit_holds.settle(conn, prepared.holds, {e.key for e in stored}, now)
     result = IngestResult(len(stored), prepared.size - len(stored))
     return result, stored, buckets, new_bots
 

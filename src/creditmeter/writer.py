@@ -252,12 +252,14 @@ class _Inbox:
 def _plain(prepared: ingest.Prepared) -> tuple[Any, ...]:
     """A Prepared as plain data, which pickles fast: its events as tuples, not Events."""
     p = prepared
-    return (p.size, p.accounts, p.conflicts, list(map(tuple, p.new)), p.bots, p.buckets)
+    return (p.size, p.accounts, p.conflicts, list(map(tuple, p.new)), p.bots, p.buckets, p.holds)
 
 
 def _prepared(plain: tuple[Any, ...]) -> ingest.Prepared:
-    size, accounts, conflicts, new, bots, buckets = plain
-    return ingest.Prepared(size, accounts, conflicts, list(map(Event._make, new)), bots, buckets)
+    size, accounts, conflicts, new, bots, buckets, holds = plain
+    return ingest.Prepared(
+        size, accounts, conflicts, list(map(Event._make, new)), bots, buckets, holds
+    )
 
 
 def _sendable(error: BaseException) -> BaseException:

@@ -22,6 +22,7 @@ from . import errors
 from .admin_routes import router as admin_router
 from .bill_routes import BillEndpoints
 from .bill_routes import router as bill_router
+from .credit_routes import router as credit_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
 from .ingest_routes import router as ingest_router
@@ -87,7 +88,15 @@ def create_app(
     app.state.day_cache = GenerationCache[Any, Any](64)
 
     errors.install(app, settings.retry_after_seconds)
-    for router in (bill_router, ingest_router, admin_router, dashboard_router, ops_router):
+    routers = (
+        bill_router,
+        ingest_router,
+        admin_router,
+        credit_router,
+        dashboard_router,
+        ops_router,
+    )
+    for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount(

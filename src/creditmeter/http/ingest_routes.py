@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from .. import jsonbody
+from ..credits import settlement
+from ..credits.holds import UnknownHolds
 from ..errors import Conflict, InvalidInput, PayloadTooLarge
 from ..events import parse_batch
 from ..ingest import IngestResult, ingest_async
@@ -74,8 +76,12 @@ async def post_events(request: Request, store: StoreDep, _key: IngestKey) -> Ing
     metrics.batch(size)
     try:
         batch = parse_batch(document)
+        holds = settlement.named_holds(document, batch)  # hook: events that settle holds
         request.state.account_id = _accounts_label({event.account_id for event in batch})
-        result: IngestResult = await ingest_async(store=store, batch=batch)
+        try:
+            result: IngestResult = await ingest_async(store=store, batch=batch, holds=holds)
+        except UnknownHolds as unknown:
+            raise settlement.worded(unknown, batch) from None
     except InvalidInput:
         metrics.rejected(size, "invalid")
         raise

@@ -10,7 +10,7 @@ import pytest
 
 from creditmeter import accounts, ingest
 from creditmeter.clock import now_ms
-from creditmeter.credits import balances
+from creditmeter.credits import balances, expiry
 from creditmeter.credits.grants import GrantRequest, create_grant, void_grant
 from creditmeter.errors import Conflict, InvalidInput, NotFound
 from creditmeter.money import MICRO
@@ -137,3 +137,13 @@ def test_concurrent_batches_draw_each_event_once(acme: Store) -> None:
     assert sum(r.credits for r in rows if r.type == "usage") == -8 * 20 * 3 * MICRO
     assert sum(r.events_count or 0 for r in rows) == 160
     assert balances.balance(store=acme, account_id="acme").balance == 520 * MICRO
+
+
+def test_the_sweep_writes_due_expiries(acme: Store) -> None:
+    expires = now_ms() + 200
+    _grant(acme, "short", 3, expires_at=expires)
+    assert expiry.sweep(store=acme, now=expires - 1) == 0
+    assert expiry.sweep(store=acme, now=expires) == 1
+    rows = check_journal(acme, "acme")
+    assert [(r.type, r.time) for r in rows[1:]] == [("expiry", expires)]
+    assert expiry.sweep(store=acme, now=expires + 1) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__, gctuning, ingest
+from ..credits import expiry
 from .. import dashboard as dashboard_assets
 from ..cache import GenerationCache
 from ..keys import KeyCache
@@ -40,11 +42,16 @@ numbers; read them as decimals."""
 
 
 def create_app(
-    settings: Settings | None = None, *, store: Store | None = None, writer_process: bool = False
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    writer_process: bool = False,
+    sweep_expiries: bool = False,
 ) -> FastAPI:
     """The app over `store`, or over a store opened from `settings` and closed with the app.
     With `writer_process` (`creditmeter serve`), the batches of a SQLite file it opened are
-    written by a process of their own (writer.WriterProcess)."""
+    written by a process of their own (writer.WriterProcess). With `sweep_expiries` (also
+    `creditmeter serve`), due credit expiries are written within a minute (credits.expiry)."""
     settings = settings or Settings()
     owned = store is None
     the_store = store or open_store(settings)
@@ -61,7 +68,11 @@ def create_app(
             except OSError:  # the first batch tries again, and is answered 503 if it fails
                 logging.getLogger("creditmeter.serve").exception("the writer did not start")
             ingest.hand_writes_to(the_store, writer)
+        # hook: due credit expiries written within a minute (creditmeter serve only)
+        sweeper = asyncio.create_task(expiry.sweep_forever(the_store)) if sweep_expiries else None
         yield
+        if sweeper is not None:
+            sweeper.cancel()
         if writer is not None:
             ingest.hand_writes_to(the_store, None)
             writer.close()
@@ -147,6 +158,8 @@ def factory() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings)
-    app = create_app(settings, writer_process=settings.sqlite_writer_process)
+    app = create_app(
+        settings, writer_process=settings.sqlite_writer_process, sweep_expiries=True
+    )
     gctuning.settle()
     return app

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support.server import EXECUTABLE, Server
-from tests.support.stores import POSTGRES_URL, opened_store, throwaway_store_url
 
 from creditmeter import accounts, keys
 from creditmeter.credits.grants import GrantRequest, create_grant
+from tests.support.server import EXECUTABLE, Server
+from tests.support.stores import POSTGRES_URL, opened_store, throwaway_store_url
 
 REQUESTS = 40
 HOLD = 7  # credits per hold; the grant is 100: exactly 14 holds fit, 2 credits stay free

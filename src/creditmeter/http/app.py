@@ -13,9 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__, gctuning, ingest
-from ..credits import expiry
 from .. import dashboard as dashboard_assets
 from ..cache import GenerationCache
+from ..credits import expiry
 from ..keys import KeyCache
 from ..settings import Settings
 from ..store import Store, open_store
@@ -158,8 +158,6 @@ def factory() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings)
-    app = create_app(
-        settings, writer_process=settings.sqlite_writer_process, sweep_expiries=True
-    )
+    app = create_app(settings, writer_process=settings.sqlite_writer_process, sweep_expiries=True)
     gctuning.settle()
     return app

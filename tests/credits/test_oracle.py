@@ -45,13 +45,16 @@ class Credits(RuleBasedStateMachine):
         self.account = f"acct-{next(_RUNS)}"
         accounts.create_account(store=self.store, account_id=self.account)
         self.now = now_ms()
-        self.patches = [mock.patch.object(m, "now_ms", lambda: self.now) for m in _CLOCKED]
+        self.patches = [mock.patch.object(m, "now_ms", self.clock) for m in _CLOCKED]
         for patch in self.patches:
             patch.start()
         self.grants: dict[str, ModelGrant] = {}
         self.overage = 0
         self.holds: dict[str, tuple[int, int, bool]] = {}  # credits, expires_at, active
         self.events = itertools.count()
+
+    def clock(self) -> int:
+        return self.now
 
     def teardown(self) -> None:
         for patch in self.patches:

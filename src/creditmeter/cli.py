@@ -276,6 +276,7 @@ def demo_command(ctx: click.Context) -> None:
         accounts.create_account(
             store=store, account_id=demo.ACCOUNT_ID, name=demo.ACCOUNT_NAME, timezone=demo.TIMEZONE
         )
+    credits_cli.demo_grants(store, demo.ACCOUNT_ID)  # hook: a plan grant and a purchase
     accepted = duplicates = 0
     batch = []
     for event in demo.demo_events():
@@ -381,3 +382,9 @@ def report(
     table.add_section()
     table.add_row("total", format_credits(sum(totals)), *map(format_credits, totals), style="bold")
     _print_table(table)
+
+
+# hook: the credit commands (grants, balance) live in a module of their own
+from . import credits_cli  # noqa: E402
+
+credits_cli.install(main)

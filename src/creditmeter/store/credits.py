@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Executable, Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .credit_tables import (
@@ -14,7 +15,6 @@ from .credit_tables import (
     credit_entries,
     credit_grants,
     credit_holds,
-    credit_state,
 )
 
 
@@ -77,52 +77,69 @@ def _insert_ignoring(conn: Connection, table: Table) -> Executable:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+def _sql(conn: Connection, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+    """Runs a hot statement on the driver directly (written with `?`): SQLAlchemy's
+    per-statement work cost more than the database's, several times per account and batch."""
+    if conn.dialect.name == "postgresql":
+        statement = statement.replace("?", "%s")
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(statement, params)
+        return list(cursor.fetchall()) if cursor.description else []
+    finally:
+        cursor.close()
+
+
+_GRANT_COLUMNS = ", ".join(c.name for c in credit_grants.columns)
+
+
 def lock_state(conn: Connection, account_id: str) -> State:
     """The account's journal head, created if new; on PostgreSQL its row is locked until
     the transaction ends, so writers of one account's credits go one at a time, and
-    writers of other accounts never wait (SQLite has one writer at a time anyway)."""
-    conn.execute(
-        _insert_ignoring(conn, credit_state),
-        {"account_id": account_id, "seq": 0, "time": 0, "overage": 0},
+    writers of other accounts never wait (SQLite has one writer at a time anyway). One
+    statement: an upsert that changes nothing, and returns (and locks) the row."""
+    rows = _sql(
+        conn,
+        "INSERT INTO credit_state (account_id, seq, time, overage) VALUES (?, 0, 0, 0)"
+        " ON CONFLICT (account_id) DO UPDATE SET seq = credit_state.seq"
+        " RETURNING seq, time, overage",
+        (account_id,),
     )
-    query = select(credit_state.c.seq, credit_state.c.time, credit_state.c.overage).where(
-        credit_state.c.account_id == account_id
-    )
-    seq, time, overage = conn.execute(query.with_for_update()).one()
-    return State(seq, time, overage)
+    return State(*rows[0])
 
 
 def read_state(conn: Connection, account_id: str) -> State:
-    query = select(credit_state.c.seq, credit_state.c.time, credit_state.c.overage).where(
-        credit_state.c.account_id == account_id
+    rows = _sql(
+        conn, "SELECT seq, time, overage FROM credit_state WHERE account_id = ?", (account_id,)
     )
-    row = conn.execute(query).one_or_none()
-    return State(0, 0, 0) if row is None else State(*row)
+    return State(0, 0, 0) if not rows else State(*rows[0])
 
 
 def save_state(conn: Connection, account_id: str, state: State) -> None:
-    conn.execute(
-        update(credit_state)
-        .where(credit_state.c.account_id == account_id)
-        .values(seq=state.seq, time=state.time, overage=state.overage)
+    _sql(
+        conn,
+        "UPDATE credit_state SET seq = ?, time = ?, overage = ? WHERE account_id = ?",
+        (state.seq, state.time, state.overage, account_id),
     )
 
 
 def live_grants(conn: Connection, account_id: str) -> list[GrantRow]:
     """The grants of the account whose expiry or void is not written yet."""
-    query = select(credit_grants).where(
-        credit_grants.c.account_id == account_id, credit_grants.c.ended.is_(None)
+    rows = _sql(
+        conn,
+        f"SELECT {_GRANT_COLUMNS} FROM credit_grants WHERE account_id = ? AND ended IS NULL",
+        (account_id,),
     )
-    return [GrantRow(*row) for row in conn.execute(query)]
+    return [GrantRow(*row) for row in rows]
 
 
 def grants(conn: Connection, account_id: str) -> list[GrantRow]:
-    query = (
-        select(credit_grants)
-        .where(credit_grants.c.account_id == account_id)
-        .order_by(credit_grants.c.created_seq)
+    rows = _sql(
+        conn,
+        f"SELECT {_GRANT_COLUMNS} FROM credit_grants WHERE account_id = ? ORDER BY created_seq",
+        (account_id,),
     )
-    return [GrantRow(*row) for row in conn.execute(query)]
+    return [GrantRow(*row) for row in rows]
 
 
 def grant(conn: Connection, account_id: str, grant_id: str) -> GrantRow | None:
@@ -138,16 +155,11 @@ def insert_grant(conn: Connection, row: GrantRow) -> None:
 
 
 def set_remaining(conn: Connection, account_id: str, remaining: Iterable[tuple[str, int]]) -> None:
-    rows = [{"a": account_id, "g": grant_id, "r": r} for grant_id, r in remaining]
-    if rows:
-        conn.execute(
-            update(credit_grants)
-            .where(
-                credit_grants.c.account_id == bindparam("a"),
-                credit_grants.c.grant_id == bindparam("g"),
-            )
-            .values(remaining=bindparam("r")),
-            rows,
+    for grant_id, left in remaining:
+        _sql(
+            conn,
+            "UPDATE credit_grants SET remaining = ? WHERE account_id = ? AND grant_id = ?",
+            (left, account_id, grant_id),
         )
 
 
@@ -161,14 +173,20 @@ def end_grant(conn: Connection, account_id: str, grant_id: str, ended: str, at: 
 
 def append(conn: Connection, entry: EntryRow, allocations: Sequence[tuple[str, int]]) -> None:
     """Appends one journal entry and its allocations (the primary key keeps seq unique)."""
-    conn.execute(insert(credit_entries).values(**_fields(entry)))
+    fields = _fields(entry)
+    marks = ", ".join("?" * len(fields))
+    _sql(
+        conn,
+        f"INSERT INTO credit_entries ({', '.join(fields)}) VALUES ({marks})",
+        tuple(fields.values()),
+    )
     if allocations:
-        conn.execute(
-            insert(credit_allocations),
-            [
-                {"account_id": entry.account_id, "seq": entry.seq, "grant_id": g, "credits": c}
-                for g, c in allocations
-            ],
+        rows = ", ".join(["(?, ?, ?, ?)"] * len(allocations))
+        params = [v for g, c in allocations for v in (entry.account_id, entry.seq, g, c)]
+        _sql(
+            conn,
+            f"INSERT INTO credit_allocations (account_id, seq, grant_id, credits) VALUES {rows}",
+            params,
         )
 
 
@@ -259,14 +277,13 @@ def holds(conn: Connection, hold_ids: Iterable[str]) -> list[HoldRow]:
 
 def held(conn: Connection, account_id: str, at: int) -> int:
     """Credits held by the account's active holds unexpired at `at`."""
-    query = select(func.coalesce(func.sum(credit_holds.c.credits), 0)).where(
-        and_(
-            credit_holds.c.account_id == account_id,
-            credit_holds.c.status == "active",
-            credit_holds.c.expires_at > at,
-        )
+    rows = _sql(
+        conn,
+        "SELECT COALESCE(SUM(credits), 0) FROM credit_holds"
+        " WHERE account_id = ? AND status = 'active' AND expires_at > ?",
+        (account_id, at),
     )
-    return int(conn.execute(query).scalar_one())
+    return int(rows[0][0])
 
 
 def end_hold(conn: Connection, hold_ids: Sequence[str], status: str, at: int) -> None:

@@ -68,7 +68,7 @@ def ingest_rates(url: str, rounds: int, batches: int) -> tuple[float, float]:
         for side in ("A", "B"):
             work = _batches(f"{side}{r}", batches)
             patch = (
-                mock.patch.object(journal, "draw_down", lambda *a: None) if side == "A" else None
+                mock.patch.object(journal, "draw_down", return_value=None) if side == "A" else None
             )
             if patch:
                 patch.start()

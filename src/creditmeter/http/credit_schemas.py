@@ -3,12 +3,15 @@ that every bad field is a 400 naming it; these models only describe them)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from .schemas import Credits
 
+# Balances, journal credits and allocations may be negative (overage, usage, expiry, void).
+Signed = Annotated[Decimal, WithJsonSchema({"type": "number"})]
 Amount = Credits  # a JSON number or a decimal string on input; an exact number on output
 Instant = int | str
 
@@ -40,9 +43,9 @@ class VoidIn(BaseModel):
 
 class BalanceOut(BaseModel):
     account_id: str
-    balance: Credits = Field(description="What remains of the unexpired grants minus overage.")
+    balance: Signed = Field(description="What remains of the unexpired grants minus overage.")
     held: Credits
-    available: Credits = Field(description="balance - held")
+    available: Signed = Field(description="balance - held")
     overage: Credits
     seq: int = Field(description="The seq of the last journal entry counted.")
     grants: list[GrantOut]
@@ -50,7 +53,7 @@ class BalanceOut(BaseModel):
 
 class Allocation(BaseModel):
     grant_id: str
-    credits: Credits = Field(description="Signed as the entry: negative for usage, expiry, void.")
+    credits: Signed = Field(description="Signed as the entry: negative for usage, expiry, void.")
 
 
 class EventsSpan(BaseModel):
@@ -63,8 +66,8 @@ class EntryOut(BaseModel):
     seq: int
     time: int = Field(description="ms since the epoch")
     type: Literal["grant", "usage", "expiry", "void"]
-    credits: Credits = Field(description="Signed.")
-    balance_after: Credits
+    credits: Signed = Field(description="Signed.")
+    balance_after: Signed
     overage_after: Credits
     grant_id: str | None = None
     allocations: list[Allocation]
@@ -85,4 +88,4 @@ class HoldOut(BaseModel):
     credits: Credits
     status: Literal["active", "released", "settled", "expired"]
     expires_at: int
-    available: Credits
+    available: Signed

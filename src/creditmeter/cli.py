@@ -3,87 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from . import accounts, demo, keys, portal
+from . import accounts, credits_cli, demo, keys, portal
 from .bills import Window, bill_page
 from .categories import CATEGORIES
+from .cli_support import err, friendly, print_table, services_of, store_of
 from .clock import now_ms
 from .days import day_start_ms, local_date, zone
-from .errors import Conflict, CreditmeterError
+from .errors import Conflict
 from .money import format_credits
-from .services import Services
 from .settings import Settings
-from .store import Store, open_store
-
-F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True)
-
-
-def _services(ctx: click.Context) -> Services:
-    """The command's Services, built on first use and closed when the command ends."""
-    settings: Settings = ctx.obj["settings"]
-    if "services" not in ctx.obj:
-        ctx.obj["services"] = ctx.with_resource(_closing(Services.build(settings)))
-    services: Services = ctx.obj["services"]
-    return services
-
-
-def _store(ctx: click.Context) -> Store:
-    return _services(ctx).store
-
-
-class _closing:
-    def __init__(self, services: Services):
-        self.services = services
-
-    def __enter__(self) -> Services:
-        return self.services
-
-    def __exit__(self, *_: object) -> None:
-        self.services.close()
-
-
-def _print_table(table: Table) -> None:
-    """Figures are never cut to '…': in a terminal cells fold, in a pipe or file the table
-    keeps its full width (rich would squeeze it into 80 columns)."""
-    console = Console()
-    for column in table.columns:
-        column.overflow = "fold"
-    if not console.is_terminal:
-        unlimited = console.options.update(max_width=10_000)
-        console = Console(
-            width=max(console.width, console.measure(table, options=unlimited).maximum)
-        )
-    console.print(table)
-
-
-def _friendly(command: F) -> F:
-    """Our errors become one line on stderr and exit status 1, not a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except CreditmeterError as error:
-            err.print(f"[red]error:[/red] {error.message}", highlight=False)
-            for item in error.extra.get("errors", [])[:20]:
-                err.print(f"  {item}", highlight=False)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
+from .store import open_store
 
 
 @click.group()
@@ -107,7 +47,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
-@_friendly
+@friendly
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Run the API, the dashboard, /docs, /openapi.json, /healthz, /readyz and /metrics.
 
@@ -135,10 +75,10 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.pass_context
-@_friendly
+@friendly
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the store to the current schema (every command does this first)."""
-    _store(ctx)
+    store_of(ctx)
     click.echo("the store is at the current schema")
 
 
@@ -152,11 +92,11 @@ def accounts_group() -> None:
 @click.option("--name", help="Display name; default the id.")
 @click.option("--timezone", default="UTC", show_default=True, help="IANA zone its days are in.")
 @click.pass_context
-@_friendly
+@friendly
 def accounts_create(ctx: click.Context, account_id: str, name: str | None, timezone: str) -> None:
     """Create account ACCOUNT_ID."""
     account = accounts.create_account(
-        store=_store(ctx), account_id=account_id, name=name, timezone=timezone
+        store=store_of(ctx), account_id=account_id, name=name, timezone=timezone
     )
     click.echo(f"created account {account.id} ({account.name}, {account.timezone})")
 
@@ -164,17 +104,17 @@ def accounts_create(ctx: click.Context, account_id: str, name: str | None, timez
 @accounts_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
 @click.pass_context
-@_friendly
+@friendly
 def accounts_list(ctx: click.Context, as_json: bool) -> None:
     """List accounts."""
-    found = accounts.list_accounts(store=_store(ctx))
+    found = accounts.list_accounts(store=store_of(ctx))
     if as_json:
         click.echo(json.dumps([asdict(a) for a in found]))
         return
     table = Table("id", "name", "timezone")
     for account in found:
         table.add_row(account.id, account.name, account.timezone)
-    _print_table(table)
+    print_table(table)
 
 
 @main.group("keys")
@@ -202,7 +142,7 @@ def _key_dict(record: keys.Key) -> dict[str, Any]:
 @click.option("--name", help="A label to recognise the key by.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with key_id and key.")
 @click.pass_context
-@_friendly
+@friendly
 def keys_create(
     ctx: click.Context,
     account_id: str | None,
@@ -223,7 +163,7 @@ def keys_create(
     if platform and bot_id:
         raise click.UsageError("--bot binds account keys only")
     new = keys.create_key(
-        store=_store(ctx),
+        store=store_of(ctx),
         scope=scope or "read",
         account_id=account_id,
         bot_id=bot_id,
@@ -241,10 +181,10 @@ def keys_create(
 @click.option("--account", "account_id", help="Only this account's keys.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@_friendly
+@friendly
 def keys_list(ctx: click.Context, account_id: str | None, as_json: bool) -> None:
     """List keys (never their secrets)."""
-    found = keys.list_keys(store=_store(ctx), account_id=account_id)
+    found = keys.list_keys(store=store_of(ctx), account_id=account_id)
     if as_json:
         click.echo(json.dumps([_key_dict(k) for k in found]))
         return
@@ -257,30 +197,31 @@ def keys_list(ctx: click.Context, account_id: str | None, as_json: bool) -> None
         table.add_row(
             key.key_id, key.scope, key.account_id or "-", key.bot_id or "-", state, key.name or ""
         )
-    _print_table(table)
+    print_table(table)
 
 
 @keys_group.command("revoke")
 @click.argument("key_id")
 @click.pass_context
-@_friendly
+@friendly
 def keys_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke KEY_ID; it fails on its next request."""
-    keys.revoke_key(store=_store(ctx), key_id=key_id)
+    keys.revoke_key(store=store_of(ctx), key_id=key_id)
     click.echo(f"revoked {key_id}")
 
 
 @main.command("demo")
 @click.pass_context
-@_friendly
+@friendly
 def demo_command(ctx: click.Context) -> None:
     """Load the demo account and print a read key and a ready-to-paste curl command."""
-    services, settings = _services(ctx), ctx.obj["settings"]
+    services, settings = services_of(ctx), ctx.obj["settings"]
     store = services.store
     with contextlib.suppress(Conflict):
         accounts.create_account(
             store=store, account_id=demo.ACCOUNT_ID, name=demo.ACCOUNT_NAME, timezone=demo.TIMEZONE
         )
+    credits_cli.demo_grants(store, demo.ACCOUNT_ID)  # a plan grant and a purchase
     accepted = duplicates = 0
     batch = []
     for event in demo.demo_events():
@@ -314,13 +255,13 @@ def demo_command(ctx: click.Context) -> None:
     "--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Default: by the file's ending."
 )
 @click.pass_context
-@_friendly
+@friendly
 def import_command(ctx: click.Context, file: Path, fmt: str | None) -> None:
     """Import events from JSON Lines or CSV; safe to run again (duplicates are skipped)."""
     from .importer import import_file
 
     import_file(
-        ingestion=_services(ctx).ingestion,
+        ingestion=services_of(ctx).ingestion,
         path=file,
         fmt=fmt or ("csv" if file.suffix.lower() == ".csv" else "jsonl"),
     )
@@ -330,7 +271,7 @@ def import_command(ctx: click.Context, file: Path, fmt: str | None) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
 @click.pass_context
-@_friendly
+@friendly
 def backup_command(ctx: click.Context, path: Path, force: bool) -> None:
     """Copy the SQLite store to PATH, consistent even while it serves (restore: docs/deploy.md)."""
     from .store.backup import backup_sqlite
@@ -346,7 +287,7 @@ def backup_command(ctx: click.Context, path: Path, force: bool) -> None:
 @click.option("--timezone", help="Default: the account's zone.")
 @click.option("--bot", "bot_id", help="Only this bot.")
 @click.pass_context
-@_friendly
+@friendly
 def report(
     ctx: click.Context,
     account_id: str,
@@ -356,7 +297,7 @@ def report(
     bot_id: str | None,
 ) -> None:
     """Credits per day and category, as a table."""
-    store = _store(ctx)
+    store = store_of(ctx)
     account = accounts.get_account(store=store, account_id=account_id)
     tz = zone(timezone or account.timezone)
     first: date = start.date()
@@ -385,4 +326,8 @@ def report(
         chunk_start = chunk_end + timedelta(days=1)
     table.add_section()
     table.add_row("total", format_credits(sum(totals)), *map(format_credits, totals), style="bold")
-    _print_table(table)
+    print_table(table)
+
+
+main.add_command(credits_cli.grants_group)
+main.add_command(credits_cli.balance_command)

@@ -12,6 +12,7 @@ See docs/client.md.
 from ..categories import Category
 from .calls import EventLike, Instant, RetryPolicy
 from .clients import AsyncClient, Client
+from .credits import CreditBalance, CreditEntry, CreditGrant, Hold
 from .errors import (
     ApiError,
     Conflict,
@@ -20,6 +21,7 @@ from .errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    PaymentRequired,
     RateLimited,
     ServerError,
     StoreUnavailable,
@@ -43,9 +45,13 @@ __all__ = [
     "Category",
     "Client",
     "Conflict",
+    "CreditBalance",
+    "CreditEntry",
+    "CreditGrant",
     "DayRow",
     "EventLike",
     "Forbidden",
+    "Hold",
     "IngestResult",
     "Instant",
     "InvalidInput",
@@ -54,6 +60,7 @@ __all__ = [
     "NewKey",
     "NotFound",
     "PayloadTooLarge",
+    "PaymentRequired",
     "RateLimited",
     "RetryPolicy",
     "ServerError",

@@ -14,6 +14,7 @@ import httpx
 from .. import __version__
 from . import calls
 from .calls import Call, EventLike, Instant, Plan, RetryPolicy, T
+from .credits import CreditVerbs
 from .errors import error_from, retry_after
 from .models import Account, BillTotal, DayRow, IngestResult, Key, NewKey
 
@@ -56,7 +57,7 @@ class _Verbs:
         return calls.BillWindow(start, end, timezone, bot_id, account_id, self._zones)
 
 
-class Client(_Verbs):
+class Client(_Verbs, CreditVerbs):
     """creditmeter's API from synchronous code.
 
     >>> with Client("http://127.0.0.1:8000", "cmr_...") as meter:  # doctest: +SKIP

@@ -1,15 +1,17 @@
 """The typed client's credit verbs against a served process: grant (idempotent), balance,
-entries iterated across pages, and hold() releasing on error."""
+entries iterated across pages, and hold() releasing on error; the same verbs awaited on
+the AsyncClient."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from creditmeter import accounts, keys
-from creditmeter.client import Client, PaymentRequired
+from creditmeter.client import AsyncClient, Client, PaymentRequired
 from tests.support.server import EXECUTABLE, Server
 from tests.support.stores import opened_store
 
@@ -43,3 +45,24 @@ def test_client_credit_verbs(tmp_path: Path) -> None:
             found = list(reader.entries(page_size=2))
             assert [e.seq for e in found] == [1, 2, 3]
             assert found[0].allocations == [("g0", Decimal("10.5"))]
+        asyncio.run(_async_verbs(server.base_url, admin, ingest, read))
+
+
+async def _async_verbs(base_url: str, admin: str, ingest: str, read: str) -> None:
+    async with AsyncClient(base_url, admin) as meter:
+        assert (await meter.grant("acme", "g3", "2", kind="promotion")).remaining == Decimal(2)
+    async with AsyncClient(base_url, ingest) as platform:
+        async with platform.hold("h4", "acme", 1) as hold:
+            assert hold.available == Decimal("32.5")
+        assert (await platform.release_hold("h4")).status == "released"
+        with pytest.raises(RuntimeError):
+            async with platform.hold("h5", "acme", 1):
+                raise RuntimeError("the work failed")
+        assert (await platform.get_hold("h5")).status == "released"
+        with pytest.raises(PaymentRequired):
+            async with platform.hold("h6", "acme", 40):
+                pass
+    async with AsyncClient(base_url, read) as reader:
+        assert (await reader.balance()).balance == Decimal("33.5")
+        found = [entry async for entry in reader.entries(page_size=3)]
+        assert [e.seq for e in found] == [1, 2, 3, 4]

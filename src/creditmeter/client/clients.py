@@ -14,7 +14,7 @@ import httpx
 from .. import __version__
 from . import calls
 from .calls import Call, EventLike, Instant, Plan, RetryPolicy, T
-from .credits import CreditVerbs
+from .credits import AsyncCreditVerbs, CreditVerbs
 from .errors import error_from, retry_after
 from .models import Account, BillTotal, DayRow, IngestResult, Key, NewKey
 
@@ -202,7 +202,7 @@ class Client(_Verbs, CreditVerbs):
         return self._run(calls.revoke_key(key_id))
 
 
-class AsyncClient(_Verbs):
+class AsyncClient(_Verbs, AsyncCreditVerbs):
     """`Client`'s verbs for asyncio code: the same arguments, awaited."""
 
     def __init__(

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .calls import Call, Plan, _body, _segment, read_json
+from .calls import Call, Plan, json_body, path_segment, read_json
 
 BALANCE = "/v1/account/credits/balance"
 ENTRIES = "/v1/account/credits/entries"
@@ -136,7 +136,7 @@ def grant(
     expires_at: int | None,
     note: str | None,
 ) -> Plan[CreditGrant]:
-    body = _body(
+    body = json_body(
         {
             "id": grant_id,
             "credits": str(credits),
@@ -146,7 +146,7 @@ def grant(
             "note": note,
         }
     )
-    path = f"/v1/admin/accounts/{_segment(account_id)}/grants"
+    path = f"/v1/admin/accounts/{path_segment(account_id)}/grants"
     response = yield Call("POST", path, body=body)  # idempotent by its id
     return CreditGrant.from_json(read_json(response))
 
@@ -154,7 +154,7 @@ def grant(
 def create_hold(
     hold_id: str, account_id: str, credits: Decimal | int | str, expires_in_s: int | None
 ) -> Plan[Hold]:
-    body = _body(
+    body = json_body(
         {
             "id": hold_id,
             "account_id": account_id,
@@ -167,12 +167,12 @@ def create_hold(
 
 
 def get_hold(hold_id: str) -> Plan[Hold]:
-    response = yield Call("GET", f"{HOLDS}/{_segment(hold_id)}")
+    response = yield Call("GET", f"{HOLDS}/{path_segment(hold_id)}")
     return Hold.from_json(read_json(response))
 
 
 def release_hold(hold_id: str) -> Plan[Hold]:
-    response = yield Call("POST", f"{HOLDS}/{_segment(hold_id)}/release")
+    response = yield Call("POST", f"{HOLDS}/{path_segment(hold_id)}/release")
     return Hold.from_json(read_json(response))
 
 
@@ -240,4 +240,73 @@ class CreditVerbs:
 
     def release_hold(self, hold_id: str) -> Hold:
         result: Hold = self._run(release_hold(hold_id))
+        return result
+
+
+class AsyncCreditVerbs:
+    """CreditVerbs for the AsyncClient (it supplies _run): the same arguments, awaited."""
+
+    async def _run(self, plan: Plan[Any]) -> Any:  # pragma: no cover - AsyncClient's own
+        raise NotImplementedError
+
+    async def balance(
+        self, *, account_id: str | None = None, at: int | None = None
+    ) -> CreditBalance:
+        result: CreditBalance = await self._run(balance(account_id, at))
+        return result
+
+    async def entries(
+        self, *, account_id: str | None = None, after_seq: int = 0, page_size: int = 1000
+    ) -> AsyncIterator[CreditEntry]:
+        """Every journal entry after `after_seq`, ascending, fetched page by page."""
+        while True:
+            page: list[CreditEntry] = await self._run(
+                entries_page(account_id, after_seq, page_size)
+            )
+            for entry in page:
+                yield entry
+            if len(page) < page_size:
+                return
+            after_seq = page[-1].seq
+
+    async def grant(
+        self,
+        account_id: str,
+        grant_id: str,
+        credits: Decimal | int | str,
+        *,
+        kind: str = "purchase",
+        priority: int | None = None,
+        expires_at: int | None = None,
+        note: str | None = None,
+    ) -> CreditGrant:
+        result: CreditGrant = await self._run(
+            grant(account_id, grant_id, credits, kind, priority, expires_at, note)
+        )
+        return result
+
+    @asynccontextmanager
+    async def hold(
+        self,
+        hold_id: str,
+        account_id: str,
+        credits: Decimal | int | str,
+        *,
+        expires_in_s: int | None = None,
+    ) -> AsyncIterator[Hold]:
+        """As CreditVerbs.hold: released on an error inside the block, else left for the
+        events naming it to settle, or to expire."""
+        taken: Hold = await self._run(create_hold(hold_id, account_id, credits, expires_in_s))
+        try:
+            yield taken
+        except BaseException:
+            await self._run(release_hold(hold_id))
+            raise
+
+    async def get_hold(self, hold_id: str) -> Hold:
+        result: Hold = await self._run(get_hold(hold_id))
+        return result
+
+    async def release_hold(self, hold_id: str) -> Hold:
+        result: Hold = await self._run(release_hold(hold_id))
         return result

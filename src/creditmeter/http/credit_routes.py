@@ -3,9 +3,9 @@ holds (ingest keys)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from .. import jsonbody
@@ -32,6 +32,23 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": Error, "description": "Rate limit hit."},
     503: {"model": Error, "description": "The store is unavailable."},
 }
+# What the readers' query parameters accept; the route checks them itself (a 400 naming
+# the parameter), so OpenAPI only describes them.
+AccountParam = Annotated[
+    str | None,
+    Query(
+        description="Required with an ingest or admin key; with a read key absent or the "
+        "key's own account."
+    ),
+]
+AtParam = Annotated[
+    str | None,
+    Query(
+        description="The balance as it stood at this instant: milliseconds since the Unix "
+        "epoch as decimal digits, or an RFC 3339 date-time with an offset and at most "
+        "millisecond precision (percent-encode '+' as %2B). Absent: now."
+    ),
+]
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": Error, "description": "The id is taken by a request with other content."}
 }
@@ -129,7 +146,7 @@ def _account(store: Store, key: Key, account_id: str | None) -> str:
     responses=_ERRORS,
 )
 async def get_balance(
-    store: StoreDep, key: AnyKey, account_id: str | None = None, at: str | None = None
+    store: StoreDep, key: AnyKey, account_id: AccountParam = None, at: AtParam = None
 ) -> Response:
     instant = None if at is None else inputs.instant("at", at)
     found = await run_read(store, _balance, store, key, account_id, instant)
@@ -156,7 +173,7 @@ async def get_entries(
     request: Request,
     store: StoreDep,
     key: AnyKey,
-    account_id: str | None = None,
+    account_id: AccountParam = None,
     after_seq: str = "0",
     limit: str = "100",
 ) -> Response:

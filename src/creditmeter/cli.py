@@ -3,116 +3,39 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
-from . import accounts, demo, keys, portal
+from . import accounts, credits_cli, demo, keys, portal
 from .bills import Window, bill_page
 from .categories import CATEGORIES
+from .cli_support import (
+    EXIT_USAGE,
+    cell,
+    err,
+    fail,
+    friendly,
+    print_table,
+    services_of,
+    store_of,
+)
 from .clock import now_ms
 from .days import dates_ms, day_start_ms, local_date, zone
-from .errors import Conflict, CreditmeterError, StoreUnavailable
+from .errors import Conflict
 from .ids import check_slug
-from .labels import visible
 from .money import format_credits
 from .rebuilds import resume_rebuilds
-from .services import Services
 from .settings import Settings
-from .store import Store, open_store
-
-F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True)
-
-
-def _services(ctx: click.Context) -> Services:
-    """The command's Services, built on first use and closed when the command ends."""
-    settings: Settings = ctx.obj["settings"]
-    if "services" not in ctx.obj:
-        ctx.obj["services"] = ctx.with_resource(_closing(Services.build(settings)))
-    services: Services = ctx.obj["services"]
-    return services
-
-
-def _store(ctx: click.Context) -> Store:
-    return _services(ctx).store
-
-
-class _closing:
-    def __init__(self, services: Services):
-        self.services = services
-
-    def __enter__(self) -> Services:
-        return self.services
-
-    def __exit__(self, *_: object) -> None:
-        self.services.close()
-
-
-def _print_table(table: Table) -> None:
-    """Figures are never cut to '…': in a terminal cells fold, in a pipe or file the table
-    keeps its full width (rich would squeeze it into 80 columns)."""
-    console = Console()
-    for column in table.columns:
-        column.overflow = "fold"
-    if not console.is_terminal:
-        unlimited = console.options.update(max_width=10_000)
-        console = Console(
-            width=max(console.width, console.measure(table, options=unlimited).maximum)
-        )
-    console.print(table)
-
-
-# Exit statuses (docs/deploy.md): 0 done; 1 refused (invalid input, unknown, conflict);
-# 2 a usage or settings error; 3 the store cannot be used (its URL, its file, its schema, or
-# it does not answer); 4 an unexpected failure (a bug: the message names the exception).
-EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_BUG = 1, 2, 3, 4
-
-
-def _fail(message: str, status: int, details: list[Any] | None = None) -> NoReturn:
-    # Escaped: a message quotes the input, which may hold "[" (markup) or terminal escapes.
-    err.print(f"[red]error:[/red] {escape(visible(message))}", highlight=False)
-    for item in (details or [])[:20]:
-        err.print(f"  {escape(visible(str(item)))}", highlight=False)
-    sys.exit(status)
-
-
-def _cell(text: str) -> Text:
-    """Stored text for a table cell: neither markup nor a terminal escape, whatever it holds."""
-    return Text(visible(text))
-
-
-def _friendly(command: F) -> F:
-    """Every failure becomes a message on stderr and a documented exit status, never a
-    traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except StoreUnavailable as error:
-            _fail(error.message, EXIT_STORE)
-        except CreditmeterError as error:
-            _fail(error.message, EXIT_REFUSED, error.extra.get("errors"))
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
-            raise
-        except Exception as error:  # a bug; the operator still gets a line, not a traceback
-            _fail(f"unexpected failure ({type(error).__name__}: {error})", EXIT_BUG)
-
-    return wrapper  # type: ignore[return-value]
+from .store import open_store
 
 
 def _settings() -> Settings:
@@ -124,7 +47,7 @@ def _settings() -> Settings:
             f"CREDITMETER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
             for e in error.errors()
         ]
-        _fail(f"invalid setting: {'; '.join(problems)}", EXIT_USAGE)
+        fail(f"invalid setting: {'; '.join(problems)}", EXIT_USAGE)
 
 
 @click.group()
@@ -148,7 +71,7 @@ def main(ctx: click.Context, database_url: str | None) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.pass_context
-@_friendly
+@friendly
 def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Run the API, the dashboard, /docs, /openapi.json, /healthz, /readyz and /metrics.
 
@@ -180,10 +103,10 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.pass_context
-@_friendly
+@friendly
 def db_upgrade(ctx: click.Context) -> None:
     """Bring the store to the current schema (every command does this first)."""
-    resume_rebuilds(store=_store(ctx))
+    resume_rebuilds(store=store_of(ctx))
     click.echo("the store is at the current schema")
 
 
@@ -197,11 +120,11 @@ def accounts_group() -> None:
 @click.option("--name", help="Display name; default the id.")
 @click.option("--timezone", default="UTC", show_default=True, help="IANA zone its days are in.")
 @click.pass_context
-@_friendly
+@friendly
 def accounts_create(ctx: click.Context, account_id: str, name: str | None, timezone: str) -> None:
     """Create account ACCOUNT_ID."""
     account = accounts.create_account(
-        store=_store(ctx), account_id=account_id, name=name, timezone=timezone
+        store=store_of(ctx), account_id=account_id, name=name, timezone=timezone
     )
     click.echo(f"created account {account.id} ({account.name}, {account.timezone})")
 
@@ -209,17 +132,17 @@ def accounts_create(ctx: click.Context, account_id: str, name: str | None, timez
 @accounts_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
 @click.pass_context
-@_friendly
+@friendly
 def accounts_list(ctx: click.Context, as_json: bool) -> None:
     """List accounts."""
-    found = accounts.list_accounts(store=_store(ctx))
+    found = accounts.list_accounts(store=store_of(ctx))
     if as_json:
         click.echo(json.dumps([asdict(a) for a in found]))
         return
     table = Table("id", "name", "timezone")
     for account in found:
-        table.add_row(_cell(account.id), _cell(account.name), _cell(account.timezone))
-    _print_table(table)
+        table.add_row(cell(account.id), cell(account.name), cell(account.timezone))
+    print_table(table)
 
 
 @main.group("keys")
@@ -247,7 +170,7 @@ def _key_dict(record: keys.Key) -> dict[str, Any]:
 @click.option("--name", help="A label to recognise the key by.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with key_id and key.")
 @click.pass_context
-@_friendly
+@friendly
 def keys_create(
     ctx: click.Context,
     account_id: str | None,
@@ -268,7 +191,7 @@ def keys_create(
     if platform and bot_id:
         raise click.UsageError("--bot binds account keys only")
     new = keys.create_key(
-        store=_store(ctx),
+        store=store_of(ctx),
         scope=scope or "read",
         account_id=account_id,
         bot_id=bot_id,
@@ -286,10 +209,10 @@ def keys_create(
 @click.option("--account", "account_id", help="Only this account's keys.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@_friendly
+@friendly
 def keys_list(ctx: click.Context, account_id: str | None, as_json: bool) -> None:
     """List keys (never their secrets)."""
-    found = keys.list_keys(store=_store(ctx), account_id=account_id)
+    found = keys.list_keys(store=store_of(ctx), account_id=account_id)
     if as_json:
         click.echo(json.dumps([_key_dict(k) for k in found]))
         return
@@ -302,35 +225,36 @@ def keys_list(ctx: click.Context, account_id: str | None, as_json: bool) -> None
         table.add_row(
             key.key_id,
             key.scope,
-            _cell(key.account_id or "-"),
-            _cell(key.bot_id or "-"),
+            cell(key.account_id or "-"),
+            cell(key.bot_id or "-"),
             state,
-            _cell(key.name or ""),
+            cell(key.name or ""),
         )
-    _print_table(table)
+    print_table(table)
 
 
 @keys_group.command("revoke")
 @click.argument("key_id")
 @click.pass_context
-@_friendly
+@friendly
 def keys_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke KEY_ID; it fails on its next request."""
-    keys.revoke_key(store=_store(ctx), key_id=key_id)
+    keys.revoke_key(store=store_of(ctx), key_id=key_id)
     click.echo(f"revoked {key_id}")
 
 
 @main.command("demo")
 @click.pass_context
-@_friendly
+@friendly
 def demo_command(ctx: click.Context) -> None:
     """Load the demo account and print a read key and a ready-to-paste curl command."""
-    services, settings = _services(ctx), ctx.obj["settings"]
+    services, settings = services_of(ctx), ctx.obj["settings"]
     store = services.store
     with contextlib.suppress(Conflict):
         accounts.create_account(
             store=store, account_id=demo.ACCOUNT_ID, name=demo.ACCOUNT_NAME, timezone=demo.TIMEZONE
         )
+    credits_cli.demo_grants(store, demo.ACCOUNT_ID)  # a plan grant and a purchase
     accepted = duplicates = 0
     batch = []
     for event in demo.demo_events():
@@ -364,13 +288,13 @@ def demo_command(ctx: click.Context) -> None:
     "--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Default: by the file's ending."
 )
 @click.pass_context
-@_friendly
+@friendly
 def import_command(ctx: click.Context, file: Path, fmt: str | None) -> None:
     """Import events from JSON Lines or CSV; safe to run again (duplicates are skipped)."""
     from .importer import import_file
 
     import_file(
-        ingestion=_services(ctx).ingestion,
+        ingestion=services_of(ctx).ingestion,
         path=file,
         fmt=fmt or ("csv" if file.suffix.lower() == ".csv" else "jsonl"),
     )
@@ -380,7 +304,7 @@ def import_command(ctx: click.Context, file: Path, fmt: str | None) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace PATH if it exists.")
 @click.pass_context
-@_friendly
+@friendly
 def backup_command(ctx: click.Context, path: Path, force: bool) -> None:
     """Copy the SQLite store to PATH, consistent even while it serves (restore: docs/deploy.md)."""
     from .store.backup import backup_sqlite
@@ -406,7 +330,7 @@ def backup_command(ctx: click.Context, path: Path, force: bool) -> None:
 )
 @click.option("--limit", default=20, show_default=True, help="Rows of --conversations/--runs.")
 @click.pass_context
-@_friendly
+@friendly
 def report(
     ctx: click.Context,
     account_id: str,
@@ -418,7 +342,7 @@ def report(
     limit: int,
 ) -> None:
     """Credits per day and category, as a table (or per conversation or run)."""
-    store = _store(ctx)
+    store = store_of(ctx)
     account = accounts.get_account(store=store, account_id=account_id)
     tz = zone(timezone or account.timezone)
     first: date = start.date()
@@ -433,7 +357,7 @@ def report(
 
         start_ms = day_start_ms(first, tz)
         end_ms = day_start_ms(last + timedelta(days=1), tz) - 1
-        _print_table(thread_table(store, account.id, bot_id, threads, start_ms, end_ms, limit))
+        print_table(thread_table(store, account.id, bot_id, threads, start_ms, end_ms, limit))
         return
     table = Table("date", "total", *CATEGORIES, title=f"{account.id} ({tz.key})")
     totals = [0] * len(CATEGORIES)
@@ -460,4 +384,8 @@ def report(
         chunk_start = chunk_end + timedelta(days=1)
     table.add_section()
     table.add_row("total", format_credits(sum(totals)), *map(format_credits, totals), style="bold")
-    _print_table(table)
+    print_table(table)
+
+
+main.add_command(credits_cli.grants_group)
+main.add_command(credits_cli.balance_command)

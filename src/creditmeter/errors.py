@@ -37,6 +37,10 @@ class Unauthorized(CreditmeterError):
         )
 
 
+class PaymentRequired(CreditmeterError):
+    status, code = 402, 40200
+
+
 class Forbidden(CreditmeterError):
     status, code = 403, 40300
 

@@ -24,7 +24,8 @@ MIN_TS = 946_684_800_000  # 2000-01-01T00:00:00Z
 MAX_AHEAD_MS = 24 * 3_600_000
 EVENT_ID = re.compile(r"[!-~]{1,128}")
 REQUIRED = ("id", "account_id", "bot_id", "category", "credits", "timestamp")
-OPTIONAL = ("conversation_id", "metadata", "run_id")
+# hold_id settles a hold (credits.settlement reads it); it is not stored with the event
+OPTIONAL = ("conversation_id", "metadata", "run_id", "hold_id")
 FIELDS = frozenset(REQUIRED + OPTIONAL)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from creditmeter.cli import EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
+from creditmeter.cli_support import EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
 from tests.e2e.test_cli import Cli
 
 EVENT = {

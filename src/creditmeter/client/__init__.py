@@ -13,6 +13,7 @@ from ..categories import Category
 from .calls import EventLike, Instant, RetryPolicy
 from .clients import AsyncClient, Client
 from .conversations import ConversationCredits, RunCredits
+from .credits import CreditBalance, CreditEntry, CreditGrant, Hold
 from .errors import (
     ApiError,
     Conflict,
@@ -21,6 +22,7 @@ from .errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    PaymentRequired,
     RateLimited,
     ServerError,
     StoreUnavailable,
@@ -45,9 +47,13 @@ __all__ = [
     "Client",
     "Conflict",
     "ConversationCredits",
+    "CreditBalance",
+    "CreditEntry",
+    "CreditGrant",
     "DayRow",
     "EventLike",
     "Forbidden",
+    "Hold",
     "IngestResult",
     "Instant",
     "InvalidInput",
@@ -56,6 +62,7 @@ __all__ = [
     "NewKey",
     "NotFound",
     "PayloadTooLarge",
+    "PaymentRequired",
     "RateLimited",
     "RetryPolicy",
     "RunCredits",

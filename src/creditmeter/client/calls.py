@@ -307,18 +307,18 @@ def ingest(events: Iterable[EventLike]) -> Plan[IngestResult]:
 # --- administration --------------------------------------------------------------------------
 
 
-def _body(fields: Mapping[str, Any]) -> bytes:
+def json_body(fields: Mapping[str, Any]) -> bytes:
     return json.dumps({k: v for k, v in fields.items() if v is not None}).encode()
 
 
 def create_account(account_id: str, name: str | None, timezone: str | None) -> Plan[Account]:
-    body = _body({"id": account_id, "name": name, "timezone": timezone})
+    body = json_body({"id": account_id, "name": name, "timezone": timezone})
     response = yield Call("POST", "/v1/admin/accounts", body=body, idempotent=False)
     return Account.from_json(read_json(response))
 
 
 def get_account(account_id: str) -> Plan[Account]:
-    response = yield Call("GET", f"/v1/admin/accounts/{_segment(account_id)}")
+    response = yield Call("GET", f"/v1/admin/accounts/{path_segment(account_id)}")
     return Account.from_json(read_json(response))
 
 
@@ -328,30 +328,30 @@ def list_accounts() -> Plan[list[Account]]:
 
 
 def update_account(account_id: str, name: str | None, timezone: str | None) -> Plan[Account]:
-    body = _body({"name": name, "timezone": timezone})
-    response = yield Call("PATCH", f"/v1/admin/accounts/{_segment(account_id)}", body=body)
+    body = json_body({"name": name, "timezone": timezone})
+    response = yield Call("PATCH", f"/v1/admin/accounts/{path_segment(account_id)}", body=body)
     return Account.from_json(read_json(response))
 
 
 def create_key(
     account_id: str, bot_id: str | None, name: str | None, expires_in_days: float | None
 ) -> Plan[NewKey]:
-    body = _body({"bot_id": bot_id, "name": name, "expires_in_days": expires_in_days})
-    path = f"/v1/admin/accounts/{_segment(account_id)}/keys"
+    body = json_body({"bot_id": bot_id, "name": name, "expires_in_days": expires_in_days})
+    path = f"/v1/admin/accounts/{path_segment(account_id)}/keys"
     response = yield Call("POST", path, body=body, idempotent=False)
     return NewKey.from_json(read_json(response))
 
 
 def list_keys(account_id: str) -> Plan[list[Key]]:
-    response = yield Call("GET", f"/v1/admin/accounts/{_segment(account_id)}/keys")
+    response = yield Call("GET", f"/v1/admin/accounts/{path_segment(account_id)}/keys")
     return [Key.from_json(item) for item in read_json(response)]
 
 
 def revoke_key(key_id: str) -> Plan[Key]:
-    response = yield Call("DELETE", f"/v1/admin/keys/{_segment(key_id)}")
+    response = yield Call("DELETE", f"/v1/admin/keys/{path_segment(key_id)}")
     return Key.from_json(read_json(response))
 
 
-def _segment(value: str) -> str:
+def path_segment(value: str) -> str:
     """A path segment, so an id can never change which route is asked."""
     return quote(value, safe="")

@@ -16,6 +16,7 @@ from .. import __version__
 from . import calls, conversations
 from .calls import Call, EventLike, Instant, Plan, RetryPolicy, T
 from .conversations import ConversationCredits, RunCredits
+from .credits import AsyncCreditVerbs, CreditVerbs
 from .errors import error_from, retry_after
 from .models import Account, BillTotal, DayRow, IngestResult, Key, NewKey
 
@@ -58,7 +59,7 @@ class _Verbs:
         return calls.BillWindow(start, end, timezone, bot_id, account_id, self._zones)
 
 
-class Client(_Verbs):
+class Client(_Verbs, CreditVerbs):
     """creditmeter's API from synchronous code.
 
     >>> with Client("http://127.0.0.1:8000", "cmr_...") as meter:  # doctest: +SKIP
@@ -237,7 +238,7 @@ class Client(_Verbs):
         return self._run(calls.revoke_key(key_id))
 
 
-class AsyncClient(_Verbs):
+class AsyncClient(_Verbs, AsyncCreditVerbs):
     """`Client`'s verbs for asyncio code: the same arguments, awaited."""
 
     def __init__(

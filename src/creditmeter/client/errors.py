@@ -84,6 +84,12 @@ class Conflict(ApiError):
     code = 40900
 
 
+class PaymentRequired(ApiError):
+    """A hold asks for more credits than are available (the message says how many are)."""
+
+    code = 40200
+
+
 class PayloadTooLarge(ApiError):
     code = 41300
 
@@ -104,6 +110,7 @@ _BY_CODE: dict[int, type[ApiError]] = {
     cls.code: cls
     for cls in (
         InvalidInput,
+        PaymentRequired,
         Unauthorized,
         Forbidden,
         NotFound,

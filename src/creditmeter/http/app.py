@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .. import __version__, gctuning
 from .. import dashboard as dashboard_assets
+from ..credits import expiry
 from ..ingest import ResendFilter
 from ..services import Services
 from ..settings import Settings
@@ -24,6 +27,7 @@ from .bill import router as bill_router
 from .bodies import BodyGate
 from .conversation_dashboard_routes import router as conversation_dashboard_router
 from .conversation_routes import router as conversation_router
+from .credit_routes import router as credit_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
 from .head import HeadAsGet
@@ -46,12 +50,15 @@ def create_app(
     writer_process: bool = False,
     resends: ResendFilter | None = None,
     bill_fast_path: bool = True,
+    sweep_expiries: bool = False,
 ) -> FastAPI:
     """The app over `store`, or over a store opened from `settings` and closed with the app;
     everything it holds is one Services, built here. With `writer_process` (`creditmeter
     serve`), the batches of a SQLite file it opened are written by a process of their own
     (ingest.writer_process). `resends`: the filter of resent events to use (a test's
-    observer). Without `bill_fast_path`, FastAPI routes the bill endpoints like any other."""
+    observer). Without `bill_fast_path`, FastAPI routes the bill endpoints like any other.
+    With `sweep_expiries` (`creditmeter serve`), due credit expiries are written within a
+    minute (credits.expiry), by a task of the app's lifespan."""
     settings = settings or Settings()
     services = Services.build(settings, store=store, writer_process=writer_process, resends=resends)
 
@@ -64,7 +71,14 @@ def create_app(
             services.ingestion.start()
         except OSError:  # the first batch tries again, and is answered 503 if it fails
             log.exception("the writer did not start")
+        sweeper = (
+            asyncio.create_task(expiry.sweep_forever(services.store)) if sweep_expiries else None
+        )
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         services.close()
 
     app = FastAPI(
@@ -78,8 +92,17 @@ def create_app(
     app.state.services = services  # read through http.auth.services_of only
 
     errors.install(app, settings.retry_after_seconds, services.metrics)
-    routers = (bill_router, conversation_router, ingest_router, admin_router, dashboard_router)
-    for router in (*routers, conversation_dashboard_router, ops_router):
+    routers = (
+        bill_router,
+        conversation_router,
+        ingest_router,
+        admin_router,
+        credit_router,
+        dashboard_router,
+        conversation_dashboard_router,
+        ops_router,
+    )
+    for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount(
@@ -133,6 +156,6 @@ def factory() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings)
-    app = create_app(settings, writer_process=settings.sqlite_writer_process)
+    app = create_app(settings, writer_process=settings.sqlite_writer_process, sweep_expiries=True)
     gctuning.settle()
     return app

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from .. import jsonbody
+from ..credits import settlement
+from ..credits.holds import UnknownHolds
 from ..errors import Conflict, InvalidInput
 from ..events import parse_batch
 from ..ingest import IngestResult
@@ -55,8 +57,12 @@ async def post_events(request: Request, services: ServicesDep, _key: IngestKey) 
     metrics.batch(size)
     try:
         batch = parse_batch(document)
+        holds = settlement.named_holds(document, batch)  # the events that settle holds
         request.state.account_id = _accounts_label({event.account_id for event in batch})
-        result: IngestResult = await services.ingestion.ingest_async(batch)
+        try:
+            result: IngestResult = await services.ingestion.ingest_async(batch, holds)
+        except UnknownHolds as unknown:
+            raise settlement.worded(unknown, batch) from None
     except InvalidInput:
         metrics.rejected(size, "invalid")
         raise

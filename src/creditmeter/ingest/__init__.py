@@ -12,7 +12,7 @@ Every writer ends in turn.write_batch, inside the transaction that adds the roll
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from ..clock import now_ms
@@ -89,19 +89,24 @@ class Ingestion:
             return cls(store, WriterProcess(settings), resends)
         return cls(store, GroupCommit(store, clock), resends)
 
-    def ingest(self, batch: Sequence[Event]) -> IngestResult:
-        """Stores the batch exactly once, all or nothing; returns once it is committed."""
-        prepared, keys = self._prepare(batch)
+    def ingest(
+        self, batch: Sequence[Event], holds: Mapping[Key, str] | None = None
+    ) -> IngestResult:
+        """Stores the batch exactly once, all or nothing; returns once it is committed.
+        `holds`: the hold_id each event names, by event key (credits.settlement)."""
+        prepared, keys = self._prepare(batch, holds)
         try:
             result = self.writer.write(prepared)
         except UnknownAccounts as unknown:
             raise refuse_unknown_accounts(batch, unknown.accounts) from None
         return self._noted(keys, prepared, result)
 
-    async def ingest_async(self, batch: Sequence[Event]) -> IngestResult:
+    async def ingest_async(
+        self, batch: Sequence[Event], holds: Mapping[Key, str] | None = None
+    ) -> IngestResult:
         """ingest(), on an event loop: the batch is made ready on the loop (SQLite's readers
         do not wait for its writer), then awaited from its writer."""
-        prepared, keys = self._prepare(batch)
+        prepared, keys = self._prepare(batch, holds)
         try:
             result = await self.writer.write_async(prepared)
         except UnknownAccounts as unknown:
@@ -114,19 +119,21 @@ class Ingestion:
     def close(self) -> None:
         self.writer.close()
 
-    def _prepare(self, batch: Sequence[Event]) -> tuple[Prepared, list[Key]]:
+    def _prepare(
+        self, batch: Sequence[Event], holds: Mapping[Key, str] | None
+    ) -> tuple[Prepared, list[Key]]:
         """The batch made ready for the write turn, and its keys. The stored events among
         those a client may be resending are read first, off the write turn (events are
         never deleted, so what is read stays true)."""
         if self.resends is None:
-            return Prepared.of(batch, {}), []
+            return Prepared.of(batch, {}, holds=holds), []
         keys = list(map(KEY, batch))
         to_look_up = self.resends.to_look_up(keys)
         earlier: dict[Key, Event] = {}
         if to_look_up:
             with self.store.read() as conn:
                 earlier = writes.stored(conn, to_look_up)
-        return Prepared.of(batch, earlier, keys), keys
+        return Prepared.of(batch, earlier, keys, holds=holds), keys
 
     def _noted(self, keys: list[Key], prepared: Prepared, result: IngestResult) -> IngestResult:
         if self.resends is not None:

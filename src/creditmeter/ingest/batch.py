@@ -6,7 +6,7 @@ whole (`refuse_conflicts`)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -29,6 +29,7 @@ PlainPrepared = tuple[
     list[tuple[object, ...]],
     frozenset[tuple[str, str]],
     rollups.Rollups,
+    Mapping[Key, str],
 ]
 
 
@@ -48,7 +49,8 @@ def conflicting(sent: Event, stored: Event) -> bool:
 class Prepared:
     """A batch made ready to write before the write turn: its size and accounts, the keys it
     repeats with other content (in the batch, or among `earlier`, events found stored), and
-    its events not found stored, in key order, with their bots and their rollups."""
+    its events not found stored, in key order, with their bots and their rollups; and the
+    hold each event names (its hold_id, by event key: credits.settlement reads them)."""
 
     size: int
     accounts: frozenset[str]
@@ -56,6 +58,7 @@ class Prepared:
     new: Sequence[Event]
     bots: frozenset[tuple[str, str]]
     buckets: rollups.Rollups
+    holds: Mapping[Key, str]
 
     @classmethod
     def of(
@@ -63,6 +66,8 @@ class Prepared:
         batch: Sequence[Event],
         earlier: dict[Key, Event],
         keys: Sequence[Key] | None = None,
+        *,
+        holds: Mapping[Key, str] | None = None,
     ) -> Prepared:
         """`keys`: the batch's keys, if already at hand."""
         conflicts: set[Key] = set()
@@ -80,7 +85,9 @@ class Prepared:
         accounts = frozenset(e.account_id for e in batch)
         bots = frozenset(map(BOT, new))
         buckets = rollups.bucket_rollups(new)
-        return cls(len(batch), accounts, frozenset(conflicts), new, bots, buckets)
+        return cls(
+            len(batch), accounts, frozenset(conflicts), new, bots, buckets, dict(holds or {})
+        )
 
     def as_tuple(self) -> PlainPrepared:
         """Plain data, which pickles fast: the events as tuples, not Events."""
@@ -91,12 +98,13 @@ class Prepared:
             list(map(tuple, self.new)),
             self.bots,
             self.buckets,
+            self.holds,
         )
 
     @classmethod
     def from_tuple(cls, plain: PlainPrepared) -> Prepared:
-        size, accounts, conflicts, new, bots, buckets = plain
-        return cls(size, accounts, conflicts, list(map(Event._make, new)), bots, buckets)
+        size, accounts, conflicts, new, bots, buckets, holds = plain
+        return cls(size, accounts, conflicts, list(map(Event._make, new)), bots, buckets, holds)
 
 
 @dataclass(slots=True)

@@ -8,6 +8,8 @@ from sqlalchemy import Connection
 
 from .. import bucket_limit, rollups
 from ..clock import now_ms
+from ..credits import holds as credit_holds
+from ..credits import journal
 from ..errors import Conflict, InvalidInput
 from ..events import Event
 from ..store import Store, conversation_credits, directory, sums, writes
@@ -33,9 +35,12 @@ def write_batch(
     """Writes one batch's new events in the open transaction; InvalidInput or Conflict when
     it must not be stored (the caller rolls it back). Returns what became of it, the events
     it stored and their bucket rollups (which the caller adds in the same transaction), and
-    the bots it added."""
+    the bots it added. The events stored are drawn down from their accounts' credits, and
+    the holds they name settled, in this same transaction (credits.journal)."""
     if not prepared.accounts <= zones.keys():  # validation first: an invalid batch is a 400
         raise UnknownAccounts(prepared.accounts - zones.keys())
+    if prepared.holds:  # the holds events name exist, for their accounts
+        credit_holds.check_named(conn, prepared.holds)
     if prepared.conflicts:
         raise refuse_conflicts(prepared.conflicts)
     new_bots = prepared.bots - known_bots
@@ -49,6 +54,11 @@ def write_batch(
             raise refuse_conflicts(conflicts)
         stored = [e for e in stored if e.key not in found]
         buckets = rollups.bucket_rollups(stored)
+    if stored:
+        now = clock()
+        journal.draw_down(conn, stored, now)
+        if prepared.holds:
+            credit_holds.settle(conn, prepared.holds, {e.key for e in stored}, now)
     result = IngestResult(len(stored), prepared.size - len(stored))
     return result, stored, buckets, new_bots
 

@@ -1,0 +1,1 @@
+"""Credit balances: grants, the burn-down in the ingestion transaction, the journal, holds."""

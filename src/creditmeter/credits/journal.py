@@ -1,0 +1,170 @@
+"""The journal's writers: every change of a balance, as an entry appended in the
+transaction that makes the change. `Book` is one account's credits inside a write
+transaction: opening it locks the account's state row and first writes every expiry that
+is due, so an expiry entry always comes before any later entry of that account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import groupby
+from operator import attrgetter
+
+from sqlalchemy import Connection
+
+from ..events import Event
+from ..store import credits as sql
+from ..store.credits import EntryRow, GrantRow, State
+from . import burndown
+from .burndown import Lot
+
+
+def lot(row: GrantRow) -> Lot:
+    return Lot(row.grant_id, row.created_seq, row.priority, row.expires_at, row.remaining)
+
+
+@dataclass(slots=True)
+class Book:
+    """One account's credits in the open write transaction."""
+
+    conn: Connection
+    account_id: str
+    state: State
+    grants: dict[str, GrantRow]  # the live ones: no expiry or void written yet
+
+    @classmethod
+    def open(cls, conn: Connection, account_id: str, now: int) -> Book:
+        state = sql.lock_state(conn, account_id)
+        book = cls(
+            conn, account_id, state, {g.grant_id: g for g in sql.live_grants(conn, account_id)}
+        )
+        book.expire(max(now, state.time))
+        return book
+
+    @property
+    def now(self) -> int:
+        return self.state.time
+
+    def balance(self) -> int:
+        return sum(g.remaining for g in self.grants.values()) - self.state.overage
+
+    def expire(self, at: int) -> None:
+        """Writes the expiry of every grant due at `at`, dated its expires_at."""
+        for due in burndown.due_expiries(map(lot, self.grants.values()), at):
+            assert due.expires_at is not None
+            row = self.grants.pop(due.grant_id)
+            when = max(due.expires_at, self.state.time)
+            sql.end_grant(self.conn, self.account_id, due.grant_id, "expired", when)
+            if due.remaining:
+                self._append(
+                    when,
+                    "expiry",
+                    -due.remaining,
+                    [(due.grant_id, -due.remaining)],
+                    grant_id=row.grant_id,
+                )
+        self.state.time = max(self.state.time, at)
+
+    def draw(self, events: Sequence[Event]) -> None:
+        """One usage entry for these events of the account, drawn down in burn-down order;
+        what no grant covers becomes overage."""
+        amount = sum(e.credits for e in events)
+        drawn = burndown.draw(map(lot, self.grants.values()), amount, self.now)
+        remaining = []
+        for grant_id, take in drawn.allocations:
+            row = self.grants[grant_id] = replace(
+                self.grants[grant_id], remaining=self.grants[grant_id].remaining - take
+            )
+            remaining.append((grant_id, row.remaining))
+        sql.set_remaining(self.conn, self.account_id, remaining)
+        self.state.overage += drawn.uncovered
+        self._append(
+            self.now,
+            "usage",
+            -amount,
+            [(g, -take) for g, take in drawn.allocations],
+            events=(len(events), events[0].event_id, events[-1].event_id),
+        )
+
+    def add_grant(self, row: GrantRow) -> GrantRow:
+        """Adds a grant (its created_seq and remaining are set here); it first pays off
+        any overage. Its allocation is what it adds to the grant's remaining."""
+        paid = burndown.pay_off(self.state.overage, row.credits)
+        row = replace(
+            row, created_seq=self.state.seq + 1, remaining=row.credits - paid, created_at=self.now
+        )
+        sql.insert_grant(self.conn, row)
+        self.state.overage -= paid
+        if row.expires_at is None or row.expires_at > self.now:
+            self.grants[row.grant_id] = row
+        self._append(
+            self.now,
+            "grant",
+            row.credits,
+            [(row.grant_id, row.remaining)],
+            grant_id=row.grant_id,
+            note=row.note,
+        )
+        return row
+
+    def void(self, grant_id: str, reason: str | None) -> None:
+        row = self.grants.pop(grant_id)
+        sql.end_grant(self.conn, self.account_id, grant_id, "voided", self.now)
+        self._append(
+            self.now,
+            "void",
+            -row.remaining,
+            [(grant_id, -row.remaining)],
+            grant_id=grant_id,
+            note=reason,
+        )
+
+    def _append(
+        self,
+        when: int,
+        kind: str,
+        credits: int,
+        allocations: list[tuple[str, int]],
+        *,
+        grant_id: str | None = None,
+        events: tuple[int, str, str] | None = None,
+        note: str | None = None,
+    ) -> None:
+        self.state.seq += 1
+        count, first, last = events if events is not None else (None, None, None)
+        entry = EntryRow(
+            self.account_id,
+            self.state.seq,
+            when,
+            kind,
+            credits,
+            self.balance(),
+            self.state.overage,
+            grant_id,
+            count,
+            first,
+            last,
+            note,
+        )
+        sql.append(self.conn, entry, allocations)
+
+    def close(self) -> None:
+        sql.save_state(self.conn, self.account_id, self.state)
+
+
+def draw_down(conn: Connection, stored: Sequence[Event], now: int) -> None:
+    """The ingestion hook: in the batch's own transaction, one usage entry per account for
+    the events the batch stored (none for an account whose events were all duplicates).
+    Accounts are locked in id order, so concurrent batches lock alike."""
+    for account_id, events in groupby(sorted(stored, key=_ACCOUNT), key=_ACCOUNT):
+        book = Book.open(conn, account_id, now)
+        book.draw(list(events))
+        book.close()
+
+
+_ACCOUNT = attrgetter("account_id")
+
+
+def expire_due(conn: Connection, account_id: str, now: int) -> None:
+    """Writes the account's due expiry entries (the serve sweeper's verb)."""
+    Book.open(conn, account_id, now).close()

@@ -1,0 +1,250 @@
+"""Credit balances over HTTP: grants (admin), balance and entries (the account's readers),
+holds (ingest keys)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from .. import jsonbody
+from ..credits import balances, inputs
+from ..credits.grants import GrantRequest, create_grant, list_grants, void_grant
+from ..credits.holds import HoldRequest, create_hold, get_hold, release_hold
+from ..errors import Forbidden, InvalidInput, NotFound
+from ..keys import Key
+from ..store import Store, directory
+from . import credit_json
+from .auth import AdminKey, AnyKey, IngestKey, StoreDep, run_read
+from .credit_schemas import BalanceOut, EntryOut, GrantIn, GrantOut, HoldIn, HoldOut, VoidIn
+from .schemas import Error
+
+router = APIRouter(tags=["credits"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "A bad field or parameter, named; nothing changed."},
+    401: {"model": Error, "description": "Missing or bad key."},
+    403: {"model": Error, "description": "The key lacks the scope."},
+    404: {"model": Error, "description": "No such account, grant or hold."},
+    429: {"model": Error, "description": "Rate limit hit."},
+    503: {"model": Error, "description": "The store is unavailable."},
+}
+# What the readers' query parameters accept; the route checks them itself (a 400 naming
+# the parameter), so OpenAPI only describes them.
+AccountParam = Annotated[
+    str | None,
+    Query(
+        description="Required with an ingest or admin key; with a read key absent or the "
+        "key's own account."
+    ),
+]
+AtParam = Annotated[
+    str | None,
+    Query(
+        description="The balance as it stood at this instant: milliseconds since the Unix "
+        "epoch as decimal digits, or an RFC 3339 date-time with an offset and at most "
+        "millisecond precision (percent-encode '+' as %2B). Absent: now."
+    ),
+]
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Error, "description": "The id is taken by a request with other content."}
+}
+
+
+def _json(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(credit_json.dumps(value), status, headers, media_type="application/json")
+
+
+def _body(model: type[Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+async def _document(request: Request) -> Any:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise InvalidInput("Content-Type: must be application/json")
+    return jsonbody.decode(await request.body())  # capped by bodies.BodyGate
+
+
+@router.post(
+    "/v1/admin/accounts/{account_id}/grants",
+    summary="Grant credits to an account",
+    status_code=201,
+    response_model=GrantOut,
+    openapi_extra=_body(GrantIn),
+    responses={**_ERRORS, **_CONFLICT, 200: {"model": GrantOut, "description": "Granted before."}},
+)
+async def post_grant(
+    account_id: str, request: Request, store: StoreDep, _key: AdminKey
+) -> Response:
+    grant_request = GrantRequest.parse(await _document(request))
+    grant, new = await run_in_threadpool(
+        create_grant, store=store, account_id=account_id, request=grant_request
+    )
+    return _json(credit_json.grant(grant), 201 if new else 200)
+
+
+@router.get(
+    "/v1/admin/accounts/{account_id}/grants",
+    summary="List an account's grants",
+    response_model=list[GrantOut],
+    responses=_ERRORS,
+)
+async def get_grants(account_id: str, store: StoreDep, _key: AdminKey) -> Response:
+    grants = await run_in_threadpool(list_grants, store=store, account_id=account_id)
+    return _json([credit_json.grant(g) for g in grants])
+
+
+@router.post(
+    "/v1/admin/accounts/{account_id}/grants/{grant_id}/void",
+    summary="Void what remains of a grant",
+    response_model=GrantOut,
+    openapi_extra=_body(VoidIn),
+    responses=_ERRORS,
+)
+async def post_void(
+    account_id: str, grant_id: str, request: Request, store: StoreDep, _key: AdminKey
+) -> Response:
+    body = inputs.body_object(await _document(request), frozenset({"reason"}))
+    reason = body.get("reason")
+    if reason is not None:
+        reason = inputs.text("reason", reason, 500)
+    grant = await run_in_threadpool(
+        void_grant, store=store, account_id=account_id, grant_id=grant_id, reason=reason
+    )
+    return _json(credit_json.grant(grant))
+
+
+def _account(store: Store, key: Key, account_id: str | None) -> str:
+    """The account whose credits `key` reads: its own (a read key, bot-bound or not), or
+    the one named by account_id (an ingest or admin key)."""
+    if key.scope == "read":
+        assert key.account_id is not None
+        if account_id is not None and account_id != key.account_id:
+            raise NotFound(f"account {account_id!r} does not exist")
+        account_id = key.account_id
+    elif account_id is None:
+        raise InvalidInput(f"account_id: is required with an {key.scope} key")
+    with store.read() as conn:
+        if directory.get_account(conn, account_id) is None:
+            raise NotFound(f"account {account_id!r} does not exist")
+    return account_id
+
+
+@router.get(
+    "/v1/account/credits/balance",
+    summary="The account's credit balance, now or at an instant",
+    response_model=BalanceOut,
+    responses=_ERRORS,
+)
+async def get_balance(
+    store: StoreDep, key: AnyKey, account_id: AccountParam = None, at: AtParam = None
+) -> Response:
+    instant = None if at is None else inputs.instant("at", at)
+    found = await run_read(store, _balance, store, key, account_id, instant)
+    return _json(credit_json.balance(found))
+
+
+def _balance(store: Store, key: Key, account_id: str | None, at: int | None) -> balances.Balance:
+    return balances.balance(store=store, account_id=_account(store, key, account_id), at=at)
+
+
+@router.get(
+    "/v1/account/credits/entries",
+    summary="The account's journal, ascending by seq",
+    response_model=list[EntryOut],
+    responses={
+        **_ERRORS,
+        200: {
+            "description": 'Entries; `Link: rel="next"` while more follow.',
+            "content": {"application/json": {}, "text/csv": {}},
+        },
+    },
+)
+async def get_entries(
+    request: Request,
+    store: StoreDep,
+    key: AnyKey,
+    account_id: AccountParam = None,
+    after_seq: str = "0",
+    limit: str = "100",
+) -> Response:
+    after = _int_param("after_seq", after_seq, 0, 1 << 62)
+    most = _int_param("limit", limit, 1, 1000)
+    found = await run_read(store, _entries, store, key, account_id, after, most)
+    account, rows = found
+    headers = {}
+    if len(rows) == most:
+        query = f"after_seq={rows[-1].row.seq}&limit={most}"
+        if account_id is not None:
+            query = f"account_id={account}&" + query
+        headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(credit_json.entries_csv(rows), 200, headers, media_type="text/csv")
+    return _json([credit_json.entry(e) for e in rows], 200, headers)
+
+
+def _entries(
+    store: Store, key: Key, account_id: str | None, after: int, limit: int
+) -> tuple[str, list[balances.Entry]]:
+    account = _account(store, key, account_id)
+    return account, balances.entries(store=store, account_id=account, after_seq=after, limit=limit)
+
+
+def _int_param(name: str, text: str, low: int, high: int) -> int:
+    if not text.isdigit() or len(text) > 19 or not low <= int(text) <= high:
+        raise InvalidInput(f"{name}: must be an integer from {low} to {high}")
+    return int(text)
+
+
+@router.post(
+    "/v1/credits/holds",
+    summary="Reserve credits before costly work",
+    status_code=201,
+    response_model=HoldOut,
+    openapi_extra=_body(HoldIn),
+    responses={
+        **_ERRORS,
+        **_CONFLICT,
+        200: {"model": HoldOut, "description": "The same hold, taken before."},
+        402: {"model": Error, "description": "Not enough available credits (named)."},
+    },
+)
+async def post_hold(request: Request, store: StoreDep, _key: IngestKey) -> Response:
+    hold_request = HoldRequest.parse(await _document(request))
+    hold, new = await run_in_threadpool(create_hold, store=store, request=hold_request)
+    return _json(credit_json.hold(hold), 201 if new else 200)
+
+
+def _platform(key: Key) -> None:
+    if key.scope not in ("ingest", "admin"):
+        raise Forbidden(f"this key has scope {key.scope!r}; holds need an ingest or admin key")
+
+
+@router.get(
+    "/v1/credits/holds/{hold_id}",
+    summary="A hold as it is now",
+    response_model=HoldOut,
+    responses=_ERRORS,
+)
+async def get_one_hold(hold_id: str, store: StoreDep, key: AnyKey) -> Response:
+    _platform(key)
+    hold = await run_read(store, lambda: get_hold(store=store, hold_id=hold_id))
+    return _json(credit_json.hold(hold))
+
+
+@router.post(
+    "/v1/credits/holds/{hold_id}/release",
+    summary="Release a hold: its credits are free at once",
+    response_model=HoldOut,
+    responses=_ERRORS,
+)
+async def post_release(hold_id: str, store: StoreDep, _key: IngestKey) -> Response:
+    hold = await run_in_threadpool(release_hold, store=store, hold_id=hold_id)
+    return _json(credit_json.hold(hold))

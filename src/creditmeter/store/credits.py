@@ -1,0 +1,288 @@
+"""SQL for credit balances: the per-account state row (the lock), grants, the journal and
+its allocations, holds. Services in creditmeter.credits decide; this only reads and writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from .dialect import dialect_of, run
+from .tables import credit_allocations, credit_entries, credit_grants, credit_holds
+
+
+@dataclass(slots=True)
+class State:
+    """An account's journal head: its last seq and entry time, and its overage."""
+
+    seq: int
+    time: int
+    overage: int
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRow:
+    account_id: str
+    grant_id: str
+    kind: str
+    credits: int
+    remaining: int
+    priority: int
+    expires_at: int | None
+    note: str | None
+    created_seq: int
+    created_at: int
+    ended: str | None
+    ended_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    account_id: str
+    seq: int
+    time: int
+    type: str
+    credits: int
+    balance_after: int
+    overage_after: int
+    grant_id: str | None
+    events_count: int | None
+    first_id: str | None
+    last_id: str | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRow:
+    hold_id: str
+    account_id: str
+    credits: int
+    expires_in_s: int
+    status: str
+    created_at: int
+    expires_at: int
+    ended_at: int | None
+
+
+@cache
+def _in_dialect(statement: str, placeholder: str) -> str:
+    return statement.replace("?", placeholder)
+
+
+def _sql(conn: Connection, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Runs a hot statement (written with `?`) on the driver directly, in the connection's
+    dialect: SQLAlchemy's per-statement work cost more than the database's, several times
+    per account and batch."""
+    return run(conn, _in_dialect(statement, dialect_of(conn).placeholder), params)
+
+
+_GRANT_COLUMNS = ", ".join(c.name for c in credit_grants.columns)
+
+
+def lock_state(conn: Connection, account_id: str) -> State:
+    """The account's journal head, created if new; on PostgreSQL its row is locked until
+    the transaction ends, so writers of one account's credits go one at a time, and
+    writers of other accounts never wait (SQLite has one writer at a time anyway). One
+    statement: an upsert that changes nothing, and returns (and locks) the row."""
+    rows = _sql(
+        conn,
+        "INSERT INTO credit_state (account_id, seq, time, overage) VALUES (?, 0, 0, 0)"
+        " ON CONFLICT (account_id) DO UPDATE SET seq = credit_state.seq"
+        " RETURNING seq, time, overage",
+        (account_id,),
+    )
+    return State(*rows[0])
+
+
+def read_state(conn: Connection, account_id: str) -> State:
+    rows = _sql(
+        conn, "SELECT seq, time, overage FROM credit_state WHERE account_id = ?", (account_id,)
+    )
+    return State(0, 0, 0) if not rows else State(*rows[0])
+
+
+def save_state(conn: Connection, account_id: str, state: State) -> None:
+    _sql(
+        conn,
+        "UPDATE credit_state SET seq = ?, time = ?, overage = ? WHERE account_id = ?",
+        (state.seq, state.time, state.overage, account_id),
+    )
+
+
+def live_grants(conn: Connection, account_id: str) -> list[GrantRow]:
+    """The grants of the account whose expiry or void is not written yet."""
+    rows = _sql(
+        conn,
+        f"SELECT {_GRANT_COLUMNS} FROM credit_grants WHERE account_id = ? AND ended IS NULL",
+        (account_id,),
+    )
+    return [GrantRow(*row) for row in rows]
+
+
+def grants(conn: Connection, account_id: str) -> list[GrantRow]:
+    rows = _sql(
+        conn,
+        f"SELECT {_GRANT_COLUMNS} FROM credit_grants WHERE account_id = ? ORDER BY created_seq",
+        (account_id,),
+    )
+    return [GrantRow(*row) for row in rows]
+
+
+def grant(conn: Connection, account_id: str, grant_id: str) -> GrantRow | None:
+    query = select(credit_grants).where(
+        credit_grants.c.account_id == account_id, credit_grants.c.grant_id == grant_id
+    )
+    row = conn.execute(query).one_or_none()
+    return None if row is None else GrantRow(*row)
+
+
+def insert_grant(conn: Connection, row: GrantRow) -> None:
+    conn.execute(insert(credit_grants).values(**_fields(row)))
+
+
+def set_remaining(conn: Connection, account_id: str, remaining: Iterable[tuple[str, int]]) -> None:
+    for grant_id, left in remaining:
+        _sql(
+            conn,
+            "UPDATE credit_grants SET remaining = ? WHERE account_id = ? AND grant_id = ?",
+            (left, account_id, grant_id),
+        )
+
+
+def end_grant(conn: Connection, account_id: str, grant_id: str, ended: str, at: int) -> None:
+    conn.execute(
+        update(credit_grants)
+        .where(credit_grants.c.account_id == account_id, credit_grants.c.grant_id == grant_id)
+        .values(remaining=0, ended=ended, ended_at=at)
+    )
+
+
+def append(conn: Connection, entry: EntryRow, allocations: Sequence[tuple[str, int]]) -> None:
+    """Appends one journal entry and its allocations (the primary key keeps seq unique)."""
+    fields = _fields(entry)
+    marks = ", ".join("?" * len(fields))
+    _sql(
+        conn,
+        f"INSERT INTO credit_entries ({', '.join(fields)}) VALUES ({marks})",
+        tuple(fields.values()),
+    )
+    if allocations:
+        rows = ", ".join(["(?, ?, ?, ?)"] * len(allocations))
+        params = [v for g, c in allocations for v in (entry.account_id, entry.seq, g, c)]
+        _sql(
+            conn,
+            f"INSERT INTO credit_allocations (account_id, seq, grant_id, credits) VALUES {rows}",
+            params,
+        )
+
+
+def entries(conn: Connection, account_id: str, after_seq: int, limit: int) -> list[EntryRow]:
+    query = (
+        select(credit_entries)
+        .where(credit_entries.c.account_id == account_id, credit_entries.c.seq > after_seq)
+        .order_by(credit_entries.c.seq)
+        .limit(limit)
+    )
+    return [EntryRow(*row) for row in conn.execute(query)]
+
+
+def allocations(
+    conn: Connection, account_id: str, first_seq: int, last_seq: int
+) -> dict[int, list[tuple[str, int]]]:
+    """The allocations of the entries first_seq..last_seq, by seq, in grant id order."""
+    query = (
+        select(
+            credit_allocations.c.seq, credit_allocations.c.grant_id, credit_allocations.c.credits
+        )
+        .where(
+            credit_allocations.c.account_id == account_id,
+            credit_allocations.c.seq.between(first_seq, last_seq),
+        )
+        .order_by(credit_allocations.c.seq, credit_allocations.c.grant_id)
+    )
+    found: dict[int, list[tuple[str, int]]] = {}
+    for seq, grant_id, credits in conn.execute(query):
+        found.setdefault(seq, []).append((grant_id, credits))
+    return found
+
+
+def last_entry_at(conn: Connection, account_id: str, at: int) -> EntryRow | None:
+    """The last entry whose time is at or before `at` (times never decrease along seq)."""
+    query = (
+        select(credit_entries)
+        .where(credit_entries.c.account_id == account_id, credit_entries.c.time <= at)
+        .order_by(credit_entries.c.seq.desc())
+        .limit(1)
+    )
+    row = conn.execute(query).one_or_none()
+    return None if row is None else EntryRow(*row)
+
+
+def remaining_through(conn: Connection, account_id: str, seq: int) -> dict[str, int]:
+    """What remained of each grant after entry `seq`: the sum of its allocations so far."""
+    query = (
+        select(credit_allocations.c.grant_id, func.sum(credit_allocations.c.credits))
+        .where(credit_allocations.c.account_id == account_id, credit_allocations.c.seq <= seq)
+        .group_by(credit_allocations.c.grant_id)
+    )
+    return {grant_id: int(total) for grant_id, total in conn.execute(query)}
+
+
+def accounts_with_due_expiries(conn: Connection, at: int) -> list[str]:
+    query = (
+        select(credit_grants.c.account_id)
+        .where(credit_grants.c.ended.is_(None), credit_grants.c.expires_at <= at)
+        .distinct()
+        .order_by(credit_grants.c.account_id)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def insert_hold(conn: Connection, row: HoldRow) -> bool:
+    """False when the hold id is taken (the primary key decides)."""
+    result = conn.execute(
+        dialect_of(conn).insert(credit_holds).on_conflict_do_nothing(),
+        _fields(row),
+    )
+    return bool(result.rowcount)
+
+
+def hold(conn: Connection, hold_id: str, *, lock: bool = False) -> HoldRow | None:
+    query = select(credit_holds).where(credit_holds.c.hold_id == hold_id)
+    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
+    return None if row is None else HoldRow(*row)
+
+
+def holds(conn: Connection, hold_ids: Iterable[str]) -> list[HoldRow]:
+    wanted = sorted(set(hold_ids))
+    if not wanted:
+        return []
+    query = select(credit_holds).where(credit_holds.c.hold_id.in_(wanted))
+    return [HoldRow(*row) for row in conn.execute(query)]
+
+
+def held(conn: Connection, account_id: str, at: int) -> int:
+    """Credits held by the account's active holds unexpired at `at`."""
+    rows = _sql(
+        conn,
+        "SELECT COALESCE(SUM(credits), 0) FROM credit_holds"
+        " WHERE account_id = ? AND status = 'active' AND expires_at > ?",
+        (account_id, at),
+    )
+    return int(rows[0][0])
+
+
+def end_hold(conn: Connection, hold_ids: Sequence[str], status: str, at: int) -> None:
+    if hold_ids:
+        conn.execute(
+            update(credit_holds)
+            .where(credit_holds.c.hold_id.in_(list(hold_ids)), credit_holds.c.status == "active")
+            .values(status=status, ended_at=at)
+        )
+
+
+def _fields(row: GrantRow | EntryRow | HoldRow) -> dict[str, object]:
+    return {name: getattr(row, name) for name in row.__slots__}

@@ -186,7 +186,7 @@ def parse_batch(document: Any) -> list[Event]:
     if not isinstance(raw_events, list) or not 1 <= len(raw_events) <= MAX_BATCH:
         raise InvalidInput(f"events: must be a list of 1 to {MAX_BATCH} events")
     now = now_ms()
-    events = _parse_valid_batch(raw_events, now)
+    events = parse_valid_batch(raw_events, now)
     if events is not None:
         return events
     events = []
@@ -206,7 +206,7 @@ def parse_batch(document: Any) -> list[Event]:
     return events
 
 
-def _parse_valid_batch(raw_events: list[Any], now: int) -> list[Event] | None:
+def parse_valid_batch(raw_events: list[Any], now: int) -> list[Event] | None:
     """The events when every one is valid, else None, and then parse_event words each error.
 
     parse_event's checks made a field at a time over the whole batch, so that the loops run
@@ -227,7 +227,7 @@ def _parse_valid_batch(raw_events: list[Any], now: int) -> list[Event] | None:
         and _every_string(categories, _CATEGORY)
     ):
         return None
-    micros = _micro_credits(credits)
+    micros = micro_credits(credits)
     instants = _instants(timestamps, now)
     optional = _optional_fields(raw_events)
     if micros is None or instants is None or optional is None:
@@ -251,10 +251,10 @@ _CATEGORY = re.compile("|".join(map(re.escape, sorted(ALL_CATEGORIES, key=len, r
 def _every_string(values: list[Any], pattern: re.Pattern[str]) -> bool:
     """Whether every value is a JSON string (a JsonNumber is a str, not a string) that
     `pattern` matches whole."""
-    return set(map(type, values)) == {str} and _every_match(pattern, set(values))
+    return set(map(type, values)) == {str} and every_match(pattern, set(values))
 
 
-def _every_match(pattern: re.Pattern[str], texts: Collection[str]) -> bool:
+def every_match(pattern: re.Pattern[str], texts: Collection[str]) -> bool:
     """Whether `pattern`, which matches no newline, matches each text whole: one regex run over
     the texts joined by newlines, whose count catches a text that holds one itself."""
     joined = "\n".join(texts)
@@ -267,14 +267,14 @@ def _lines(pattern: re.Pattern[str]) -> re.Pattern[str]:
     return re.compile(rf"(?:{pattern.pattern})(?:\n(?:{pattern.pattern}))*")
 
 
-def _micro_credits(values: list[Any]) -> list[int] | None:
+def micro_credits(values: list[Any]) -> list[int] | None:
     """_credits of each value, or None if one is invalid."""
     texts = values
     if (types := set(map(type, values))) != {str}:
         if not types <= NUMBER_TYPES | {str}:
             return None
         texts = list(map(str, values))  # the text sent for each number, which _credits reads
-    if not _every_match(_PLAIN_DECIMAL, texts):
+    if not every_match(_PLAIN_DECIMAL, texts):
         return None
     # parse_credits' whole * MICRO + fraction padded to 6 digits, as one int of all the digits
     micros = [int(whole + fraction.ljust(6, "0")) for whole, _, fraction in map(_at_point, texts)]

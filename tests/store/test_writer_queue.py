@@ -58,7 +58,7 @@ def test_a_turn_not_had_within_the_busy_timeout_is_refused(sqlite_store: Store) 
 
 
 def _try_turn(store: Store, answer: multiprocessing.Queue[str]) -> None:
-    store._writers.timeout_s = 0.05
+    store.writer_queue.timeout_s = 0.05
     try:
         with store.writer_turn():
             answer.put("had the turn")
@@ -71,7 +71,7 @@ def test_a_forked_child_does_not_share_its_parents_turn(sqlite_store: Store) -> 
         pass
     # A flock belongs to an open file: had the child kept the parent's, it would share
     # the parent's lock instead of waiting for it.
-    parents_file = sqlite_store._writers._fd
+    parents_file = sqlite_store.writer_queue.lock_fd
     assert parents_file is not None
     fcntl.flock(parents_file, fcntl.LOCK_EX)
     try:

@@ -43,7 +43,7 @@ def strict(body: bytes) -> Outcome:
     """As the route read a body before the fast way: decode, then parse_event per event."""
     with (
         mock.patch.object(events, "now_ms", return_value=NOW),
-        mock.patch.object(events, "_parse_valid_batch", return_value=None),
+        mock.patch.object(events, "parse_valid_batch", return_value=None),
     ):
         return _outcome(lambda: events.parse_batch(jsonbody.decode(body)))
 
@@ -316,7 +316,7 @@ def test_decode_fast_reads_the_tricky_bodies_as_decode_does(body: bytes) -> None
 )
 def test_valid_batches_take_the_fast_way(event: str) -> None:
     document = jsonbody.decode_fast(_body(event, event.replace('"e1"', '"e2"')))
-    assert events._parse_valid_batch(document["events"], NOW) is not None
+    assert events.parse_valid_batch(document["events"], NOW) is not None
 
 
 def test_decode_fast_keeps_numbers_exact() -> None:
@@ -365,7 +365,7 @@ def test_a_body_that_may_hold_minus_zero_is_read_by_decode(body: bytes) -> None:
     ],
 )
 def test_every_match(texts: list[str], matches: bool) -> None:
-    assert events._every_match(events.EVENT_ID, texts) is matches
+    assert events.every_match(events.EVENT_ID, texts) is matches
 
 
 @given(
@@ -381,4 +381,4 @@ def test_micro_credits_is_parse_credits(value: str | int) -> None:
         expected: list[int] | None = [parse_credits(text)]
     except ValueError:
         expected = None
-    assert events._micro_credits([value]) == expected
+    assert events.micro_credits([value]) == expected

@@ -76,6 +76,11 @@ class WriterQueue:
         self._fd: int | None = None
         self._pid = 0
 
+    @property
+    def lock_fd(self) -> int | None:
+        """The lock file's descriptor in this process, once a turn has opened it."""
+        return self._fd
+
     @contextmanager
     def turn(self) -> Iterator[None]:
         with self._thread_lock:
@@ -128,7 +133,7 @@ class Store:
             if self.is_sqlite and database and database != ":memory:"
             else None
         )
-        self._writers = WriterQueue(
+        self.writer_queue = WriterQueue(
             database if self._watch is not None else None, settings.sqlite_busy_timeout_ms / 1000
         )
         # (account_id, bot_id) pairs known to be in the bots table; bots are never deleted.
@@ -169,7 +174,7 @@ class Store:
 
     def writer_turn(self) -> AbstractContextManager[None]:
         """This process's turn to write to SQLite (see WriterQueue); write() takes it."""
-        return self._writers.turn()
+        return self.writer_queue.turn()
 
     def generation(self) -> int | None:
         """A number that changes whenever anything is committed, or None when the store
@@ -187,7 +192,7 @@ class Store:
     def dispose(self) -> None:
         if self._watch is not None:
             self._watch.close()
-        self._writers.close()
+        self.writer_queue.close()
         self.engine.dispose()
 
 

@@ -146,7 +146,8 @@ def make_event(rng: random.Random, event_id: str, account_id: str) -> dict[str, 
         "credits": random_credits(rng),
         "timestamp": EVENT_START + rng.randrange(EVENT_SPAN),
     }
-    if rng.random() < 0.2:
+    # a knowledge_doc_storage event (charged per day) is in no conversation: a 400
+    if rng.random() < 0.2 and event["category"] != "knowledge_doc_storage":
         event["conversation_id"] = f"conv-{rng.randrange(100)}"
     if rng.random() < 0.1:
         event["metadata"] = {"model": "gpt-4o", "tokens": rng.randrange(10_000)}

@@ -48,6 +48,7 @@ class Proxy:
         self._listening = threading.Event()
         self._black_hole = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._acceptor: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -61,20 +62,26 @@ class Proxy:
         listener.listen(128)
         listener.settimeout(0.05)  # how soon the acceptor notices `cut()`
         self._listening.set()
-        self._spawn(self._accept, listener)
+        self._acceptor = self._spawn(self._accept, listener)
 
     def restore(self) -> None:
         self.start()
 
     def cut(self) -> None:
+        """Closes the port first, then drops the connections: one accepted while the port
+        was closing must not outlive the cut."""
         self._listening.clear()
+        if self._acceptor is not None:
+            self._acceptor.join(timeout=5)
         with self._lock:
             connections = list(self._connections)
+            threads = list(self._threads)
         for connection in connections:
             self._drop(connection)
-        for thread in self._threads:
+        for thread in threads:
             thread.join(timeout=5)
-        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        with self._lock:
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
 
     def black_hole(self) -> None:
         """From now on bytes are read (so the sender's kernel sees them taken) but never
@@ -102,10 +109,12 @@ class Proxy:
     def __exit__(self, *_: object) -> None:
         self.cut()
 
-    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+    def _spawn(self, target: Callable[..., None], *args: object) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, daemon=True)
-        self._threads.append(thread)
+        with self._lock:
+            self._threads.append(thread)
         thread.start()
+        return thread
 
     def _accept(self, listener: socket.socket) -> None:
         with listener:

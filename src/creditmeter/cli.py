@@ -328,7 +328,13 @@ def backup_command(ctx: click.Context, path: Path, force: bool) -> None:
 @click.option(
     "--runs", "threads", flag_value="runs", help="The most expensive workflow runs, not days."
 )
-@click.option("--limit", default=20, show_default=True, help="Rows of --conversations/--runs.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Rows of --conversations/--runs.",
+)
 @click.pass_context
 @friendly
 def report(

@@ -8,7 +8,7 @@ import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from rich.progress import Progress
 
@@ -53,26 +53,48 @@ def _csv(reader: _Reader) -> Iterator[tuple[int, Any]]:
     with reader.path.open("rb") as raw:
         handle = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")  # Excel's BOM too
         rows = csv.DictReader(handle)
-        unknown = set(rows.fieldnames or ()) - set(CSV_FIELDS)
-        if unknown:
+        try:
+            yield from _csv_rows(reader, raw, rows)
+        except UnicodeDecodeError:
             raise InvalidInput(
-                f"line 1: unknown column(s) {', '.join(sorted(unknown))}; "
-                f"columns are {', '.join(CSV_FIELDS)}"
-            )
-        for row in rows:
-            reader.position = raw.tell()  # what the text layer has read ahead, near enough
-            event: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
-            if event.get("timestamp", "").isdigit():
-                event["timestamp"] = JsonNumber(event["timestamp"])
-            if "metadata" in event:
-                try:
-                    event["metadata"] = decode_json(event["metadata"].encode())
-                except InvalidInput as error:
-                    raise InvalidInput(
-                        f"line {rows.line_num}: metadata "
-                        f"{error.message.removeprefix('body: ')}; nothing was imported"
-                    ) from None
-            yield rows.line_num, event
+                f"{_first_bad_line(reader.path)}: not valid UTF-8; nothing was imported"
+            ) from None
+
+
+def _first_bad_line(path: Path) -> str:
+    """Where the file stops being UTF-8 (the text layer decodes ahead, in chunks)."""
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return f"line {number}, byte {error.start + 1}"
+    return "the end of the file"  # a multi-byte character cut short by the last byte
+
+
+def _csv_rows(
+    reader: _Reader, raw: BinaryIO, rows: csv.DictReader[str]
+) -> Iterator[tuple[int, Any]]:
+    unknown = set(rows.fieldnames or ()) - set(CSV_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"line 1: unknown column(s) {', '.join(sorted(unknown))}; "
+            f"columns are {', '.join(CSV_FIELDS)}"
+        )
+    for row in rows:
+        reader.position = raw.tell()  # what the text layer has read ahead, near enough
+        event: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
+        if event.get("timestamp", "").isdigit():
+            event["timestamp"] = JsonNumber(event["timestamp"])
+        if "metadata" in event:
+            try:
+                event["metadata"] = decode_json(event["metadata"].encode())
+            except InvalidInput as error:
+                raise InvalidInput(
+                    f"line {rows.line_num}: metadata "
+                    f"{error.message.removeprefix('body: ')}; nothing was imported"
+                ) from None
+        yield rows.line_num, event
 
 
 def _batches(reader: _Reader, fmt: str) -> Iterator[tuple[list[int], list[Any]]]:

@@ -165,3 +165,14 @@ def test_events_naming_no_hold_are_400s(
     ]
     for body in bad_holds:
         assert_error(client.post(HOLDS, json=body, headers=bearer(ingest_key)), 400, 40000)
+
+
+@pytest.mark.parametrize("path", [BALANCE, ENTRIES])
+@pytest.mark.parametrize("account_id", ["Has Caps", "a\x01b", "x" * 65])
+def test_an_account_id_that_is_no_id_is_a_400_as_on_the_bills(
+    client: TestClient, admin_key: str, path: str, account_id: str
+) -> None:
+    answer = client.get(path, params={"account_id": account_id}, headers=bearer(admin_key))
+    assert_error(answer, 400, 40000, "account_id")
+    unknown = client.get(path, params={"account_id": "nobody"}, headers=bearer(admin_key))
+    assert_error(unknown, 404, 40400, "nobody")

@@ -77,6 +77,9 @@ def test_a_zone_must_be_an_iana_zone(cli: Cli) -> None:
         ("sqlite:///{dir}", ["is a directory"]),
         ("sqlite:///{dir}/not-a-db.txt", ["file is not a database"]),
         ("sqlite:///{dir}/not-a-db.txt/inner.db", ["cannot make the directory"]),
+        ("sqlite://", ["names no file", "sqlite:///relative.db"]),
+        ("sqlite:///", ["names no file"]),
+        ("sqlite:///:memory:", ["names no file", "lose every event"]),
     ],
 )
 def test_a_store_that_cannot_be_used_is_named(tmp_path: Path, url: str, words: list[str]) -> None:
@@ -139,3 +142,50 @@ def test_import_accepts_a_byte_order_mark(cli: Cli, tmp_path: Path) -> None:
         summary = json.loads(cli("import", str(path)).stdout.splitlines()[-1])
         assert summary == {"events": 1, "accepted": 1, "duplicates": 0}
     assert cli.total() == Decimal("3.5")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "where"),
+    [
+        (
+            "latin1.csv",
+            b"id,account_id,bot_id,category,credits,timestamp\n"
+            b"c1,acme,b\xe9,chat,2,1733011200000\n",
+            "line 2, byte 10",
+        ),
+        (
+            "latin1.jsonl",
+            json.dumps(EVENT).encode()
+            + b"\n"
+            + json.dumps(EVENT).encode().replace(b"b1", b"b\xe9")
+            + b"\n",
+            "line 2",
+        ),
+    ],
+)
+def test_an_import_that_is_not_utf8_names_the_line_and_imports_nothing(
+    cli: Cli, tmp_path: Path, name: str, content: bytes, where: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    _says(cli("import", str(path), code=EXIT_REFUSED), where, "not valid UTF-8", "nothing")
+    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+        assert conn.execute("SELECT count(*) FROM usage_events").fetchone() == (0,)
+
+
+def test_report_limit_must_be_positive(cli: Cli) -> None:
+    for bad in ("0", "-1"):
+        result = cli(
+            "report",
+            "--account",
+            "acme",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-01",
+            "--conversations",
+            "--limit",
+            bad,
+            code=EXIT_USAGE,
+        )
+        _says(result, "--limit")

@@ -43,6 +43,8 @@ def _get_paths(admin: str, read: str) -> list[tuple[str, dict[str, str], dict[st
         ("/v1/admin/accounts/acme", {}, admin_auth),
         ("/v1/admin/accounts/acme/keys", {}, admin_auth),
         ("/v1/admin/accounts/ghost", {}, admin_auth),
+        ("/v1/no-such-path", {}, read_auth),  # a 404 of the router
+        ("/v1/account/credits/balance", {}, read_auth),
         ("/healthz", {}, {}),
         ("/readyz", {}, {}),
         ("/openapi.json", {}, {}),

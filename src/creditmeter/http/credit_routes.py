@@ -13,6 +13,7 @@ from ..credits import balances, inputs
 from ..credits.grants import GrantRequest, create_grant, list_grants, void_grant
 from ..credits.holds import HoldRequest, create_hold, get_hold, release_hold
 from ..errors import Forbidden, InvalidInput, NotFound
+from ..ids import check_slug
 from ..keys import Key
 from ..store import Store, directory
 from . import credit_json
@@ -124,6 +125,8 @@ async def post_void(
 def _account(store: Store, key: Key, account_id: str | None) -> str:
     """The account whose credits `key` reads: its own (a read key, bot-bound or not), or
     the one named by account_id (an ingest or admin key)."""
+    if account_id is not None:
+        check_slug("account_id", account_id)
     if key.scope == "read":
         assert key.account_id is not None
         if account_id is not None and account_id != key.account_id:

@@ -62,7 +62,7 @@ def install(app: FastAPI, retry_after: int, metrics: Metrics) -> None:
         assert isinstance(error, HTTPException)
         ours: CreditmeterError
         if error.status_code == 404:
-            ours = NotFound(f"no such path: {method_sent(request.scope)} {request.url.path}")
+            ours = NotFound(f"no such path: {request.url.path}")
         elif error.status_code == 405:
             allow = _allowed_methods(request, (error.headers or {}).get("Allow", ""))
             method = method_sent(request.scope)

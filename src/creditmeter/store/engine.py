@@ -215,7 +215,12 @@ def checked_url(url: str) -> str:
             f"database URL: {parsed.drivername}:// is not supported; use {_URL_FORMS}"
         )
     database = parsed.database
-    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
+    if parsed.get_backend_name() == "sqlite" and (not database or database == ":memory:"):
+        raise StoreUnavailable(
+            f"database URL: {url!r} names no file, and a store in memory would lose every "
+            f"event when the process ends; use {_URL_FORMS}"
+        )
+    if parsed.get_backend_name() == "sqlite" and database:
         path = Path(database)
         if path.is_dir():
             raise StoreUnavailable(

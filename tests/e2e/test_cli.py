@@ -251,7 +251,8 @@ def _demo_journal_is_its_history(journal: list[Entry], stdout: str) -> None:
     expiries = [e.row for e in journal if e.row.type == "expiry"]
     assert expiries, "some month leaves credits of its plan to expire"
     for expiry in expiries:
-        assert expiry.grant_id is not None and expiry.grant_id.startswith("demo-plan-")
+        assert expiry.grant_id is not None
+        assert expiry.grant_id.startswith("demo-plan-")
         month = date.fromisoformat(expiry.grant_id.removeprefix("demo-plan-") + "-01")
         assert expiry.time == _shanghai_ms((month + timedelta(days=32)).replace(day=1))
     usage = [e.row for e in journal if e.row.type == "usage"]
@@ -259,9 +260,11 @@ def _demo_journal_is_its_history(journal: list[Entry], stdout: str) -> None:
     assert usage[0].time < _shanghai_ms(first_day + timedelta(days=1))
     assert [e.row.time for e in journal] == sorted(e.row.time for e in journal)
     last = journal[-1].row
-    assert last.overage_after == 0 and 0 < last.balance_after < grants[1].balance_after
+    assert last.overage_after == 0
+    assert 0 < last.balance_after < grants[1].balance_after
     plan = re.search(r"a plan of (\d+) each month", stdout)
-    assert plan is not None and int(plan.group(1)) % 1000 == 0
+    assert plan is not None
+    assert int(plan.group(1)) % 1000 == 0
     assert f"balance now {format_credits(last.balance_after)}" in stdout
 
 

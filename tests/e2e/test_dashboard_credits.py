@@ -6,6 +6,7 @@ runway at the last 30 days' rate, checked against a date computed here; and its 
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,7 +28,9 @@ from tests.e2e.test_dashboard import (
     open_page,
     sign_in,
     today_in,
+    wait_drawn,
 )
+from tests.support.server import EXECUTABLE
 
 __all__ = ["browser", "open_page"]  # fixtures used here
 
@@ -38,6 +41,8 @@ USAGE = ["7.5", "12.25", "0.000001", "10", "20.249999", "10"]  # 60 credits, a b
 
 class Credits(Served):
     ingest: str = ""
+    demo_link: str = ""
+    demo_key: str = ""
     plan_expires_at: int = 0
     keys: dict[str, str]
 
@@ -77,9 +82,20 @@ def _use(served: Credits, account_id: str, credits: list[str]) -> None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Credits]:
     running = LiveServer(tmp_path_factory.mktemp("dashboard-credits"))
+    # The demo first, as `make run` does: its history is committed on its own story clock,
+    # and no expiry sweep of a running serve dates any of it now.
+    demo = subprocess.run(
+        [str(EXECUTABLE), "demo"], env=running.env, capture_output=True, text=True,
+        timeout=300, check=True,
+    )  # fmt: skip
     running.start()
     try:
         served = Credits(running.base_url, running.env, running.key("admin"))
+        link = re.search(
+            r"^(http://\S+/dashboard#token=(cmr_\w+)&range=last90)$", demo.stdout, re.M
+        )
+        assert link is not None, demo.stdout
+        served.demo_link, served.demo_key = link.group(1), link.group(2)
         served.ingest = running.key("ingest")
         served.keys = {}
         # acme: a plan spent first that expires in 5 days, a purchase that never does, a
@@ -345,3 +361,39 @@ def test_error_states(browser: Browser, open_page: Any, served: Credits) -> None
     assert problem.is_hidden()
     assert page.locator("#credits-body").is_visible()
     assert _figure(page, "balance") == Decimal("1040")
+
+
+def test_the_demo_burns_down(browser: Browser, open_page: Any, served: Credits) -> None:
+    """The demo's link, on its last 90 days: a plan granted on the first of each month and
+    spent down, the purchase drawn on, the balance positive today; the runway ahead."""
+    watched: Watched = open_page(1280, 1500)
+    page = watched.page
+    page.goto(served.demo_link)
+    wait_drawn(page, 0)
+    _loaded(page)
+    balance = _api(served, "/v1/account/credits/balance", served.demo_key)
+    journal = _journal(served, served.demo_key)
+    assert _figure(page, "balance") == balance["balance"] > 0
+    ids = page.locator("#grants tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    assert ids == [g["id"] for g in balance["grants"]]
+    assert "demo-purchase" in ids
+    assert sum(1 for i in ids if i.startswith("demo-plan-")) >= 4
+
+    points = page.evaluate(BALANCE_CHART)
+    start = day_start_ms(today_in(ACCOUNT_ZONE) - timedelta(days=89), zone(ACCOUNT_ZONE))
+    shown = [e for e in journal if e["time"] > start]
+    assert [p[3] for p in points[1:-1]] == [e["seq"] for e in shown]
+    assert len(shown) > 89 * 4  # batches through every day, not one step at the end
+    # each first of the month, up by a plan; between them, down with every usage entry
+    plans = [e for e in shown if e["type"] == "grant"]
+    assert len(plans) >= 2
+    assert all(e["credits"] < 0 for e in shown if e["type"] in ("usage", "expiry"))
+    peaks = [e["balance_after"] for e in plans]
+    assert peaks == sorted(peaks, reverse=True)  # the purchase runs down, month by month
+    assert points[-1][1] < points[0][1] + float(plans[0]["credits"])
+    runway = _runway(page)
+    assert runway["kind"] == "until"
+    assert int(runway["until"]) > int(runway["now"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#chart").hover(position={"x": 700, "y": 160})
+    page.screenshot(path=ARTIFACTS / "dashboard-demo-credits.png")

@@ -189,6 +189,15 @@
       { x: end, y: Number(last), text: last, seq: null }];
   }
 
+  // Ticks on the range's days (its start is a local midnight), at most about eight.
+  function dayTicks(scale) {
+    const days = Math.max(1, Math.round((scale.max - scale.min) / DAY_MS));
+    const step = [1, 2, 7, 14, 28].find((n) => days / n <= 8) || Math.ceil(days / 8);
+    const ticks = [];
+    for (let t = scale.min; t <= scale.max; t += step * DAY_MS) ticks.push({ value: t });
+    scale.ticks = ticks;
+  }
+
   function drawChart(now) {
     const data = points(now);
     const zoneName = zone();
@@ -215,7 +224,7 @@
         normalized: true, interaction: { mode: "nearest", axis: "x", intersect: false },
         scales: {
           x: { type: "linear", min: data[0].x, max: data[data.length - 1].x,
-            grid: { display: false },
+            grid: { display: false }, afterBuildTicks: dayTicks,
             ticks: { color: "#4b5563", maxRotation: 0, autoSkipPadding: 16,
               callback: (value) => dateIn(zone(), value).replace(/,? \d{4}$/, "") } },
           y: { beginAtZero: true, grid: { color: "#eef1f5" }, border: { display: false },

@@ -298,6 +298,7 @@
   }
 
   async function load() {
+    if (!view.params) return; // the range comes with the first creditmeter:view
     const key = sessionStorage.getItem("creditmeter.key");
     const loading = {};
     view.loading = loading;

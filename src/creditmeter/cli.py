@@ -265,8 +265,9 @@ def demo_command(ctx: click.Context) -> None:
     if loaded.late:
         click.echo(
             f"note: {', '.join(loaded.late)} not given: the account's journal is already past "
-            "its expiry (a `creditmeter serve` on this store wrote an expiry while the demo "
-            "loaded; run `creditmeter demo` before `serve` for the history as it happened)"
+            "their month (entries dated later by an earlier demo, or by a `creditmeter serve` "
+            "sweeping expiries while this one loaded); on a new store, run `creditmeter demo` "
+            "before `serve` for the history as it happened"
         )
     click.echo(f"read key: {new.token}\n")
     click.echo("Start the service (creditmeter serve), then:\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -30,7 +29,7 @@ from .cli_support import (
 )
 from .clock import now_ms
 from .days import dates_ms, day_start_ms, local_date, zone
-from .errors import Conflict
+from .demo_load import load_demo
 from .ids import check_slug
 from .money import format_credits
 from .rebuilds import resume_rebuilds
@@ -250,31 +249,26 @@ def demo_command(ctx: click.Context) -> None:
     """Load the demo account and print a read key and a ready-to-paste curl command."""
     services, settings = services_of(ctx), ctx.obj["settings"]
     store = services.store
-    with contextlib.suppress(Conflict):
-        accounts.create_account(
-            store=store, account_id=demo.ACCOUNT_ID, name=demo.ACCOUNT_NAME, timezone=demo.TIMEZONE
-        )
-    credits_cli.demo_grants(store, demo.ACCOUNT_ID)  # a plan grant and a purchase
-    accepted = duplicates = 0
-    batch = []
-    for event in demo.demo_events():
-        batch.append(event)
-        if len(batch) == 1000:
-            result = services.ingestion.ingest(batch)
-            accepted, duplicates, batch = (
-                accepted + result.accepted,
-                duplicates + result.duplicates,
-                [],
-            )
-    if batch:
-        result = services.ingestion.ingest(batch)
-        accepted, duplicates = accepted + result.accepted, duplicates + result.duplicates
+    loaded = load_demo(store=store, settings=settings)
     new = keys.create_key(store=store, scope="read", account_id=demo.ACCOUNT_ID, name="demo")
     today = local_date(now_ms(), zone(demo.TIMEZONE))
     click.echo(
-        f"demo account '{demo.ACCOUNT_ID}' ({demo.TIMEZONE}): {accepted} events added, "
-        f"{duplicates} already there"
+        f"demo account '{demo.ACCOUNT_ID}' ({demo.TIMEZONE}): {loaded.accepted} events added, "
+        f"{loaded.duplicates} already there"
     )
+    click.echo(
+        f"credits: a plan of {format_credits(loaded.plan)} each month (spent first, expiring "
+        f"at the month's end) and a purchase of {format_credits(loaded.purchase)} (valid 3 "
+        f"years); {len(loaded.granted)} grants added; balance now "
+        f"{format_credits(loaded.balance)}"
+    )
+    if loaded.late:
+        click.echo(
+            f"note: {', '.join(loaded.late)} not given: the account's journal is already past "
+            "their month (entries dated later by an earlier demo, or by a `creditmeter serve` "
+            "sweeping expiries while this one loaded); on a new store, run `creditmeter demo` "
+            "before `serve` for the history as it happened"
+        )
     click.echo(f"read key: {new.token}\n")
     click.echo("Start the service (creditmeter serve), then:\n")
     click.echo(demo.curl_command(settings.public_url.rstrip("/"), new.token, today))

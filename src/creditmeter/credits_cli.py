@@ -16,7 +16,7 @@ from .credits.grants import Grant, GrantRequest, create_grant, list_grants, void
 from .errors import NotFound
 from .http import credit_json
 from .money import format_credits
-from .store import Store, directory
+from .store import directory
 
 
 def _when(ms: int | None) -> str:
@@ -171,27 +171,3 @@ def balance_command(
             detail,
         )
     print_table(journal)
-
-
-DEMO_GRANTS = (  # (id, credits, kind, priority, days until it expires)
-    ("demo-purchase", "40000", "purchase", 50, None),
-    ("demo-plan", "12000", "plan", 10, 30),
-)
-
-
-def demo_grants(store: Store, account_id: str) -> None:
-    """The demo account's plan grant and purchase, before its usage is drawn down; the
-    same ids every run, so a second run adds nothing."""
-    existing = {g.grant_id for g in list_grants(store=store, account_id=account_id)}
-    for grant_id, amount, kind, priority, days in DEMO_GRANTS:
-        if grant_id in existing:
-            continue
-        body: dict[str, Any] = {
-            "id": grant_id,
-            "credits": amount,
-            "kind": kind,
-            "priority": priority,
-        }
-        if days is not None:
-            body["expires_at"] = now_ms() + days * 86_400_000
-        create_grant(store=store, account_id=account_id, request=GrantRequest.parse(body))

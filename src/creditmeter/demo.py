@@ -1,19 +1,24 @@
 """Demo data: one account in Asia/Shanghai, three bots, ~120 days of realistic usage.
 
 Everything is derived from the day and the bot, so running it again adds nothing new
-(only the hours that have passed since, for today).
+(only the hours that have passed since, for today). Its credits (a plan each month and a
+purchase) are sized from that same usage; demo_load.py commits it all in time order.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from .categories import CATEGORY_INDEX
 from .clock import now_ms
 from .days import day_start_ms, local_date, zone
 from .events import Event
+from .money import format_credits
 
 ACCOUNT_ID = "demo"
 ACCOUNT_NAME = "Demo Company"
@@ -188,3 +193,141 @@ def curl_command(base_url: str, token: str, today: date) -> str:
         f"--header 'Authorization: Bearer {token}' \\\n"
         "--header 'Content-Type: application/json'"
     )
+
+
+# ---- Its credits: a plan each month and one purchase, sized from the usage above ----------
+
+CREDIT = 1_000_000  # micro-credits
+PLAN_PRIORITY = 10  # a plan is spent before the purchase: what is left of it expires
+PURCHASE_PRIORITY = 50
+PURCHASE_YEARS = 3
+RESERVE_DAYS = 30  # the purchase outlasts the history by about this many days of usage
+BATCH_MS = 4 * HOUR_MS  # the platform's batches, as the demo replays them
+BATCH_EVENTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DemoGrant:
+    """A grant of the demo's story, given at `granted_at` (ms)."""
+
+    grant_id: str
+    kind: str
+    credits: int  # micro-credits
+    priority: int
+    granted_at: int
+    expires_at: int
+
+    def body(self) -> dict[str, Any]:
+        """The grant as POST .../grants takes it."""
+        return {
+            "id": self.grant_id,
+            "credits": format_credits(self.credits),
+            "kind": self.kind,
+            "priority": self.priority,
+            "expires_at": self.expires_at,
+            "note": "demo: monthly plan" if self.kind == "plan" else "demo: purchase",
+        }
+
+
+def daily_usage(events: Iterable[Event]) -> dict[date, int]:
+    """Micro-credits per local day of the demo's zone."""
+    tz = zone(TIMEZONE)
+    days: dict[date, int] = defaultdict(int)
+    for event in events:
+        days[local_date(event.ts, tz)] += event.credits
+    return dict(days)
+
+
+def _next_month(first: date) -> date:
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _monthly(daily: Mapping[date, int]) -> dict[date, int]:
+    months: dict[date, int] = defaultdict(int)
+    for day, micro in daily.items():
+        months[day.replace(day=1)] += micro
+    return dict(months)
+
+
+def _round_up(micro: int, credits: int) -> int:
+    step = credits * CREDIT
+    return -(-micro // step) * step
+
+
+def plan_credits(daily: Mapping[date, int]) -> int:
+    """The monthly plan: the usage of the quietest whole month of the history, rounded up to
+    1,000 credits, so that month leaves some of its plan to expire while busier months draw
+    on the purchase. (Without a whole month: 30 days at the average rate.)"""
+    first, last = min(daily), max(daily)
+    whole = [
+        micro
+        for month, micro in _monthly(daily).items()
+        if month >= first and _next_month(month) - timedelta(days=1) <= last
+    ]
+    quietest = min(whole) if whole else sum(daily.values()) * 30 // len(daily)
+    return max(CREDIT * 1000, _round_up(quietest, 1000))
+
+
+def purchase_credits(daily: Mapping[date, int], plan: int) -> int:
+    """The purchase: what the monthly plans leave uncovered over the history, plus
+    RESERVE_DAYS at the last 30 days' rate, rounded up to 5,000 credits: the balance is
+    positive today and visibly lower than at the start."""
+    uncovered = sum(max(0, micro - plan) for micro in _monthly(daily).values())
+    last = max(daily)
+    recent = sum(micro for day, micro in daily.items() if day > last - timedelta(days=30))
+    return _round_up(uncovered + recent * RESERVE_DAYS // 30, 5000)
+
+
+def _years_later(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def demo_grants(first: date, last: date, plan: int, purchase: int) -> list[DemoGrant]:
+    """The story's grants for the history `first`..`last` (local days), in the order they
+    are given: a plan on the first of each month, expiring at the month's end, and the
+    purchase on the first day, valid three years."""
+    tz = zone(TIMEZONE)
+    grants = []
+    month = first.replace(day=1)
+    while month <= last:
+        grants.append(
+            DemoGrant(
+                f"demo-plan-{month:%Y-%m}",
+                "plan",
+                plan,
+                PLAN_PRIORITY,
+                day_start_ms(month, tz),
+                day_start_ms(_next_month(month), tz),
+            )
+        )
+        month = _next_month(month)
+    grants.append(
+        DemoGrant(
+            "demo-purchase",
+            "purchase",
+            purchase,
+            PURCHASE_PRIORITY,
+            day_start_ms(first, tz),
+            day_start_ms(_years_later(first, PURCHASE_YEARS), tz),
+        )
+    )
+    return sorted(grants, key=lambda g: (g.granted_at, g.grant_id))
+
+
+def batches(events: Iterable[Event]) -> Iterator[tuple[int, list[Event]]]:
+    """The events in time order, as the platform's batches: one per 4 hours (local hours
+    0, 4, 8, ...: Shanghai is UTC+8), at most BATCH_EVENTS each; each with the instant it
+    commits at, its last event's."""
+    batch: list[Event] = []
+    for event in sorted(events, key=lambda e: (e.ts, e.event_id)):
+        if batch and (
+            len(batch) == BATCH_EVENTS or event.ts // BATCH_MS != batch[-1].ts // BATCH_MS
+        ):
+            yield batch[-1].ts, batch
+            batch = []
+        batch.append(event)
+    if batch:
+        yield batch[-1].ts, batch

@@ -149,3 +149,34 @@ def test_the_sweep_writes_due_expiries(acme: Store) -> None:
     rows = check_journal(acme, "acme")
     assert [(r.type, r.time) for r in rows[1:]] == [("expiry", expires)]
     assert expiry.sweep(store=acme, now=expires + 1) == 0
+
+
+def test_a_grant_and_a_batch_commit_at_the_clock_they_are_given(acme: Store) -> None:
+    """How the demo replays its history: create_grant's `now` and the ingestion's clock date
+    their entries; a due expiry is written first, dated its expires_at; the journal never
+    goes back, and a grant already expired at the journal's time is refused."""
+    day = 86_400_000
+    t0 = now_ms() - 10 * day
+
+    def grant(grant_id: str, at: int, **fields: object) -> None:
+        body = {"id": grant_id, "credits": "10", "kind": "plan", **fields}
+        create_grant(store=acme, account_id="acme", request=GrantRequest.parse(body), now=at)
+
+    grant("month-1", t0, expires_at=t0 + day)
+    story = [t0 + 3_600_000]
+    Ingestion.of(acme, clock=lambda: story[0]).ingest([event("e1", 4 * MICRO)])
+    grant("month-2", t0 + 2 * day, expires_at=t0 + 3 * day)
+    rows = check_journal(acme, "acme")
+    assert [(r.type, r.grant_id, r.time) for r in rows] == [
+        ("grant", "month-1", t0),
+        ("usage", None, t0 + 3_600_000),
+        ("expiry", "month-1", t0 + day),  # its 6 left, before the next entry
+        ("grant", "month-2", t0 + 2 * day),
+    ]
+    grant("early", t0)  # a clock before the last entry: dated at it
+    assert check_journal(acme, "acme")[-1].time == t0 + 2 * day
+    with pytest.raises(InvalidInput):
+        grant("too-late", t0, expires_at=t0 + day)
+    assert len(check_journal(acme, "acme")) == 5
+    # read now: month-2 has expired since (3 days after t0), only "early" counts
+    assert balances.balance(store=acme, account_id="acme").balance == 10 * MICRO

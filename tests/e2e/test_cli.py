@@ -23,7 +23,9 @@ from creditmeter import keys
 from creditmeter.bills import Window, bill_total
 from creditmeter.categories import CATEGORIES
 from creditmeter.cli import main
+from creditmeter.credits.balances import Entry, entries
 from creditmeter.http import create_app
+from creditmeter.money import format_credits
 from creditmeter.settings import Settings
 from creditmeter.store import open_store
 from tests.conftest import bearer
@@ -196,6 +198,8 @@ def test_demo_twice(cli: Cli) -> None:
     events = int(added.group(1))
     assert events > 10_000
     assert added.group(2) == "0"
+    journal = _journal(cli)
+    _demo_journal_is_its_history(journal, first.stdout)
     curl = _curl_parts(first.stdout)
     assert f"read key: {curl['token']}" in first.stdout
     assert curl["base"] == "http://127.0.0.1:8000"
@@ -212,6 +216,56 @@ def test_demo_twice(cli: Cli) -> None:
     assert _curl_parts(second.stdout)["start"] == curl["start"]
     listed = json.loads(cli("accounts", "list", "--json").stdout)
     assert [(a["id"], a["timezone"]) for a in listed] == [("demo", "Asia/Shanghai")]
+    # ... and no grant a second time: the journal only has usage entries after the first run's
+    assert "0 grants added" in second.stdout
+    assert [e.row.type for e in _journal(cli)[len(journal) :]] == ["usage"] * (
+        len(_journal(cli)) - len(journal)
+    )
+
+
+def _journal(cli: Cli) -> list[Entry]:
+    store = open_store(Settings(database_url=cli.url), upgrade=False)
+    try:
+        return entries(store=store, account_id="demo", after_seq=0, limit=100_000)
+    finally:
+        store.dispose()
+
+
+def _demo_journal_is_its_history(journal: list[Entry], stdout: str) -> None:
+    """The demo's credits, dated as its history: a plan on the first of each month, spent
+    first and expiring at the month's end (one with credits left), a purchase on the first
+    day valid three years, and usage entries through the 120 days whose balance is positive
+    today and lower than it was."""
+    today = datetime.now(SHANGHAI).date()
+    first_day = today - timedelta(days=119)
+    grants = [e.row for e in journal if e.row.type == "grant"]
+    months = sorted({(today - timedelta(days=d)).replace(day=1) for d in range(120)})
+    assert [g.grant_id for g in grants if g.grant_id != "demo-purchase"] == [
+        f"demo-plan-{m:%Y-%m}" for m in months
+    ]
+    assert [g.time for g in grants if g.grant_id != "demo-purchase"] == [
+        _shanghai_ms(m) for m in months
+    ]
+    purchase = next(g for g in grants if g.grant_id == "demo-purchase")
+    assert purchase.time == _shanghai_ms(first_day)
+    expiries = [e.row for e in journal if e.row.type == "expiry"]
+    assert expiries, "some month leaves credits of its plan to expire"
+    for expiry in expiries:
+        assert expiry.grant_id is not None
+        assert expiry.grant_id.startswith("demo-plan-")
+        month = date.fromisoformat(expiry.grant_id.removeprefix("demo-plan-") + "-01")
+        assert expiry.time == _shanghai_ms((month + timedelta(days=32)).replace(day=1))
+    usage = [e.row for e in journal if e.row.type == "usage"]
+    assert len(usage) > 120 * 4  # batches through the days, not one at the end
+    assert usage[0].time < _shanghai_ms(first_day + timedelta(days=1))
+    assert [e.row.time for e in journal] == sorted(e.row.time for e in journal)
+    last = journal[-1].row
+    assert last.overage_after == 0
+    assert 0 < last.balance_after < grants[1].balance_after
+    plan = re.search(r"a plan of (\d+) each month", stdout)
+    assert plan is not None
+    assert int(plan.group(1)) % 1000 == 0
+    assert f"balance now {format_credits(last.balance_after)}" in stdout
 
 
 # --- import ---------------------------------------------------------------------------------

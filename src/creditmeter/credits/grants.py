@@ -94,9 +94,13 @@ class Grant:
         )
 
 
-def create_grant(*, store: Store, account_id: str, request: GrantRequest) -> tuple[Grant, bool]:
-    """The grant, and whether it is new (False: the same request was granted before)."""
-    now = now_ms()
+def create_grant(
+    *, store: Store, account_id: str, request: GrantRequest, now: int | None = None
+) -> tuple[Grant, bool]:
+    """The grant, and whether it is new (False: the same request was granted before).
+    `now`: the commit's clock (the demo replays its history with it); the journal never
+    goes back, so a `now` before the account's last entry is dated at that entry."""
+    now = now_ms() if now is None else now
     with store.write() as conn:
         if directory.get_account(conn, account_id) is None:
             raise NotFound(f"account {account_id!r} does not exist")

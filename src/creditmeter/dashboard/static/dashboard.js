@@ -144,10 +144,10 @@
     return response;
   }
 
-  // what conversations.js reads the API with
+  // what conversations.js and credits.js read the API with
   window.creditmeter = {
     api: (...args) => api(...args), parseExact: (text) => parseExact(text),
-    exact: (text) => exact(text),
+    exact: (text) => exact(text), account: () => state.account,
   };
 
   function billParams() {

@@ -96,9 +96,9 @@ def _is_whole(day: Day, window: Window) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class WholeDays:
-    """Credits of whole local days, cached while the store's generation (read before
-    anything was computed) is unchanged: reports of overlapping windows share them. One
-    dict of days per account, bot and zone, each of at most MAX_DAYS."""
+    """Credits of whole local days, cached while the account's revision (read before
+    anything was computed, store/revisions.py) is unchanged: reports of overlapping windows
+    share them. One dict of days per account, bot and zone, each of at most MAX_DAYS."""
 
     MAX_DAYS: ClassVar[int] = 1024
 
@@ -179,12 +179,13 @@ def bill_page(
     return _sum_days_cached(store, window, wanted, whole_days), len(days)
 
 
-def bill_total(*, store: Store, window: Window) -> tuple[date, date, Sums]:
+def bill_total(
+    *, store: Store, window: Window, whole_days: WholeDays | None = None
+) -> tuple[date, date, Sums]:
     """The first and last local day of the window and its credits per category."""
     days = window_days(window, TOTAL_MAX_DAYS)
     # Summed day by day in any zone, never in one span: a day's sum is bounded (see
     # bucket_limit), a year's could pass what SQLite's integers hold.
-    with store.read() as conn:
-        sums = _sum_days(conn, window, days)
+    sums = [bill.credits for bill in _sum_days_cached(store, window, days, whole_days)]
     credits = [sum(column) for column in zip(*sums, strict=True)]
     return days[0].date, days[-1].date, credits

@@ -9,7 +9,7 @@ from datetime import date
 from .accounts import Account
 from .cache import GenerationCache
 from .ingest import Ingestion, ResendFilter
-from .keys import Key, KeyCache
+from .keys import KeyCache
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .render import WrittenRows
@@ -21,8 +21,8 @@ from .store import Store, open_store
 Answer = tuple[list[tuple[bytes, bytes]], bytes]
 # A page asked: the key's hash, the query string, and whether CSV was asked for.
 PageQuestion = tuple[bytes, bytes, bool]
-# What a cached page remembers: the key that asked, the account it read, the answer.
-CachedPage = tuple[Key, str, Answer]
+# What a cached page remembers: the account it read, and the answer.
+CachedPage = tuple[str, Answer]
 DaysOf = tuple[str, str | None, str]  # account, bot (or all), zone
 
 

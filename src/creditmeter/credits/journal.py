@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from ..events import Event
 from ..store import credits as sql
+from ..store import revisions
 from ..store.credits import EntryRow, GrantRow, State
 from . import burndown
 from .burndown import Lot
@@ -34,6 +35,9 @@ class Book:
 
     @classmethod
     def open(cls, conn: Connection, account_id: str, now: int) -> Book:
+        # Whatever the book writes, the account's cached balances and bills are stale after
+        # it: bumped before the state row is locked (the lock order of store/revisions.py).
+        revisions.bump(conn, [account_id])
         state = sql.lock_state(conn, account_id)
         book = cls(
             conn, account_id, state, {g.grant_id: g for g in sql.live_grants(conn, account_id)}

@@ -23,7 +23,8 @@ from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreUnavailable
 from ..settings import Settings
-from . import pg_timeouts
+from . import pg_timeouts, revisions
+from .async_reads import AsyncReads
 from .dialect import SQLITE, dialect_of
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,6 +54,11 @@ class ChangeWatch:
         with self._lock:
             row = self._conn.execute("PRAGMA data_version").fetchone()
         return int(row[0])
+
+    def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """One read statement, on this connection: autocommit, so one snapshot of its own."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
         self._conn.close()
@@ -138,6 +144,8 @@ class Store:
         )
         # (account_id, bot_id) pairs known to be in the bots table; bots are never deleted.
         self.known_bots: set[tuple[str, str]] = set()
+        # PostgreSQL's reads from the event loop (look_async), made by the first of them.
+        self._async_pool: AsyncReads | None = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -180,6 +188,34 @@ class Store:
         """A number that changes whenever anything is committed, or None when the store
         offers no cheap way to tell (PostgreSQL): then nothing may be cached."""
         return None if self._watch is None else self._watch.generation()
+
+    def look(self, key_id: str, account_id: str | None) -> tuple[Any, ...] | None:
+        """The key, the account it reads and that account's revision (store/revisions.py),
+        in one statement: on SQLite on the change watch's own connection, which never
+        waits; on PostgreSQL through the pool."""
+        sql = revisions.look_sql(dialect_of(self.engine))
+        if self._watch is not None:
+            rows = self._watch.query(sql, (account_id, key_id))
+            return rows[0] if rows else None
+        with self.engine.connect() as conn:
+            return revisions.look(conn, key_id, account_id)
+
+    async def look_async(self, key_id: str, account_id: str | None) -> tuple[Any, ...] | None:
+        """look(), awaited: on PostgreSQL one round trip from the event loop, with no
+        thread hop (psycopg's async pool; its statements are prepared after a few uses)."""
+        if self.is_sqlite:
+            return self.look(key_id, account_id)
+        if self._async_pool is None:
+            self._async_pool = AsyncReads(self.engine.url, self.settings)
+        sql = revisions.look_sql(dialect_of(self.engine))
+        rows = await self._async_pool.fetch(sql, (account_id, key_id))
+        return rows[0] if rows else None
+
+    async def close_async(self) -> None:
+        """Closes what look_async opened, on the event loop that opened it."""
+        if self._async_pool is not None:
+            pool, self._async_pool = self._async_pool, None
+            await pool.close()
 
     def ping(self) -> bool:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -23,7 +23,8 @@ from .errors import InvalidInput
 from .rollups import BUCKET_MS, Sums
 from .store import Store
 from .store.day_rebuild import days_zone
-from .store.sums import Span, bucket_sums, day_sums, raw_sums
+from .store.dialect import Dialect, dialect_of
+from .store.sums import Span, bucket_sums, day_sums, raw_sums, report_parts, report_statement
 
 PAGE_MAX_DAYS = 90
 TOTAL_MAX_DAYS = 365
@@ -143,24 +144,91 @@ def _sum_days(conn: Connection, window: Window, days: Sequence[Day]) -> list[Sum
     return sums
 
 
+class DaysToSum:
+    """The days of a report that must be read (those not in `whole_days`), as one statement
+    (store/sums.report_statement): one snapshot and one round trip. Its daily rollups are
+    asked for on the hope that they follow the zone, and the statement says whether they did;
+    if not (a zone change's rebuild is under way), the days are read again from buckets."""
+
+    def __init__(self, window: Window, days: Sequence[Day], whole_days: WholeDays | None):
+        self.window = window
+        self.days = days
+        self.whole_days = whole_days
+        self.cached = whole_days.of(window) if whole_days is not None else {}
+        self.whole = [_is_whole(day, window) for day in days]
+        self._rolled: set[int] = set()
+        self.wanted = [
+            day
+            for day, w in zip(days, self.whole, strict=True)
+            if not (w and day.date in self.cached)
+        ]
+
+    def statement(self, dialect: Dialect, rolled: bool) -> tuple[str, tuple[Any, ...]]:
+        """The statement of the wanted days, whole days of the account's own zone from the
+        daily rollups when `rolled`."""
+        window, wanted = self.window, self.wanted
+        self._rolled = set()
+        if rolled and window.tz.key == window.account_tz:
+            self._rolled = {i for i, day in enumerate(wanted) if _is_whole(day, window)}
+        span = None
+        if self._rolled:
+            span = (
+                wanted[min(self._rolled)].date.toordinal(),
+                wanted[max(self._rolled)].date.toordinal(),
+            )
+        aligned, raw = day_spans((i, day) for i, day in enumerate(wanted) if i not in self._rolled)
+        return report_statement(
+            dialect, window.account_id, window.bot_id, window.tz.key, span, aligned, raw
+        )
+
+    def finish(self, rows: Sequence[Sequence[Any]]) -> list[DayBill] | None:
+        """The days' bills from the statement's rows (whole days added to `whole_days`), or
+        None if it read daily rollups that did not follow the zone: ask again, not rolled."""
+        current, from_days, from_buckets, from_events = report_parts(rows)
+        if self._rolled and not current:
+            return None
+        zero = [0] * len(CATEGORIES)
+        found: dict[Day, Sums] = {}
+        for i, day in enumerate(self.wanted):
+            if i in self._rolled:
+                found[day] = from_days.get(day.date.toordinal(), zero)
+            else:
+                a, b = from_buckets.get(i, zero), from_events.get(i, zero)
+                found[day] = [x + y for x, y in zip(a, b, strict=True)]
+        if self.whole_days is not None:
+            self.cached.update(
+                (day.date, found[day])
+                for day, w in zip(self.days, self.whole, strict=True)
+                if w and day in found
+            )
+        return [
+            DayBill(day.date, found[day] if day in found else self.cached[day.date])
+            for day in self.days
+        ]
+
+
 def _sum_days_cached(
     store: Store, window: Window, days: Sequence[Day], whole_days: WholeDays | None
 ) -> list[DayBill]:
     """The days' bills, whole days read from and added to `whole_days` when given."""
-    cached = whole_days.of(window) if whole_days is not None else {}
-    whole = [_is_whole(day, window) for day in days]
-    wanted = [day for day, w in zip(days, whole, strict=True) if not (w and day.date in cached)]
-    found: dict[Day, Sums] = {}
-    if wanted:
-        with store.read() as conn:
-            found = dict(zip(wanted, _sum_days(conn, window, wanted), strict=True))
-        if whole_days is not None:
-            cached.update(
-                (day.date, found[day])
-                for day, w in zip(days, whole, strict=True)
-                if w and day in found
-            )
-    return [DayBill(day.date, found[day] if day in found else cached[day.date]) for day in days]
+    todo = DaysToSum(window, days, whole_days)
+    dialect = dialect_of(store.engine)
+    for rolled in (True, False):
+        bills = todo.finish(store.query(*todo.statement(dialect, rolled)) if todo.wanted else [])
+        if bills is not None:
+            return bills
+    raise AssertionError("a statement without daily rollups is always answered")
+
+
+async def sum_days_async(store: Store, todo: DaysToSum) -> list[DayBill]:
+    """_sum_days_cached's reads awaited (PostgreSQL's from the event loop)."""
+    dialect = dialect_of(store.engine)
+    for rolled in (True, False):
+        rows = await store.query_async(*todo.statement(dialect, rolled)) if todo.wanted else []
+        bills = todo.finish(rows)
+        if bills is not None:
+            return bills
+    raise AssertionError("a statement without daily rollups is always answered")
 
 
 def bill_page(
@@ -188,4 +256,25 @@ def bill_total(
     # bucket_limit), a year's could pass what SQLite's integers hold.
     sums = [bill.credits for bill in _sum_days_cached(store, window, days, whole_days)]
     credits = [sum(column) for column in zip(*sums, strict=True)]
+    return days[0].date, days[-1].date, credits
+
+
+async def bill_page_async(
+    *, store: Store, window: Window, page: int, page_size: int, whole_days: WholeDays | None
+) -> tuple[list[DayBill], int]:
+    """bill_page, its one statement awaited (on PostgreSQL from the event loop)."""
+    days = window_days(window, PAGE_MAX_DAYS)
+    wanted = days[(page - 1) * page_size : page * page_size]
+    if not wanted:
+        return [], len(days)
+    return await sum_days_async(store, DaysToSum(window, wanted, whole_days)), len(days)
+
+
+async def bill_total_async(
+    *, store: Store, window: Window, whole_days: WholeDays | None
+) -> tuple[date, date, Sums]:
+    """bill_total, its one statement awaited."""
+    days = window_days(window, TOTAL_MAX_DAYS)
+    bills = await sum_days_async(store, DaysToSum(window, days, whole_days))
+    credits = [sum(column) for column in zip(*(b.credits for b in bills), strict=True)]
     return days[0].date, days[-1].date, credits

@@ -25,7 +25,7 @@ from ..errors import StoreUnavailable
 from ..settings import Settings
 from . import pg_timeouts, revisions
 from .async_reads import AsyncReads
-from .dialect import SQLITE, dialect_of
+from .dialect import SQLITE, dialect_of, run
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHECKPOINT_PAGES = 10_000  # SQLite's automatic checkpoint, in pages of WAL
@@ -189,6 +189,26 @@ class Store:
         offers no cheap way to tell (PostgreSQL): then nothing may be cached."""
         return None if self._watch is None else self._watch.generation()
 
+    def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """The rows of one read statement, which sees one snapshot: on SQLite on the change
+        watch's own connection (autocommit), which never waits; on PostgreSQL through the
+        pool."""
+        if self._watch is not None:
+            return self._watch.query(sql, params)
+        with self.engine.connect() as conn:
+            return run(conn, sql, params)
+
+    async def query_async(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """query(), awaited: on PostgreSQL from the event loop (async_reads.py)."""
+        if self.is_sqlite:
+            return self.query(sql, params)
+        return await self._async_reads().fetch(sql, params)
+
+    def _async_reads(self) -> AsyncReads:
+        if self._async_pool is None:
+            self._async_pool = AsyncReads(self.engine.url, self.settings)
+        return self._async_pool
+
     def look(self, key_id: str, account_id: str | None) -> tuple[Any, ...] | None:
         """The key, the account it reads and that account's revision (store/revisions.py),
         in one statement: on SQLite on the change watch's own connection, which never
@@ -205,11 +225,7 @@ class Store:
         thread hop (psycopg's async pool; its statements are prepared after a few uses)."""
         if self.is_sqlite:
             return self.look(key_id, account_id)
-        if self._async_pool is None:
-            self._async_pool = AsyncReads(self.engine.url, self.settings)
-        sql = revisions.look_sql(dialect_of(self.engine))
-        rows = await self._async_pool.fetch(sql, (account_id, key_id))
-        return rows[0] if rows else None
+        return await self._async_reads().look(revisions.MANY_LOOKS_SQL, (account_id, key_id))
 
     async def close_async(self) -> None:
         """Closes what look_async opened, on the event loop that opened it."""

@@ -65,6 +65,18 @@ def look_sql(dialect: Dialect) -> str:
     )
 
 
+MANY_LOOKS_SQL: Final = (
+    "SELECT q.i - 1, "
+    + ", ".join(f"k.{c.strip()}" for c in _KEY_COLUMNS.split(","))
+    + ", a.id, a.name, a.timezone, a.created_at, COALESCE(r.revision, 0)"
+    " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS q(account_id, key_id, i)"
+    " JOIN api_keys k ON k.key_id = q.key_id"
+    " LEFT JOIN accounts a ON a.id = COALESCE(k.account_id, q.account_id)"
+    " LEFT JOIN account_revisions r ON r.account_id = a.id"
+)
+"""look_sql for many looks at once (PostgreSQL): rows of (the look's index, its row)."""
+
+
 def look(conn: Connection, key_id: str, account_id: str | None) -> tuple[Any, ...] | None:
     rows = run(conn, look_sql(dialect_of(conn)), (account_id, key_id))
     return rows[0] if rows else None

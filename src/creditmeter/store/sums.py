@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select
 
 from ..categories import BILL_COLUMN, CATEGORIES
 from ..rollups import ALL_BOTS, Sums
-from .dialect import Dialect, dialect_of, run
+from .dialect import Dialect, dialect_of, padded, run
 from .tables import usage_buckets
 
 Span = tuple[int, int, int]  # (index, lo, hi): the instants lo <= t < hi
@@ -197,3 +197,93 @@ def raw_sums_per_bot(
         for key in ((i, bot), (i, ALL_BOTS)):
             result.setdefault(key, [0] * len(CATEGORIES))[BILL_COLUMN[category]] += int(total)
     return result
+
+
+# One statement for a report's days, so that one snapshot and one round trip answer them
+# (bills.py): its daily rollups (only while they follow the zone asked, which the statement
+# reports in a row of its own), its aligned spans from buckets, its cut ends from events.
+# Rows: (part, index, the eight bill columns); part 3 is the one row saying whether the daily
+# rollups followed the zone (index 1) or not (0).
+_DAYS_PART: Final = 0
+_BUCKETS_PART: Final = 1
+_EVENTS_PART: Final = 2
+_ZONE_PART: Final = 3
+_PIVOTED: Final = ", ".join(
+    "SUM(CASE WHEN e.category IN ("
+    + ", ".join(str(c) for c, column in enumerate(BILL_COLUMN) if column == i)
+    + ") THEN e.credits ELSE 0 END)"
+    for i in range(len(CATEGORIES))
+)
+
+
+@cache
+def _report_sql(dialect: Dialect, aligned: int, raw: int, one_bot: bool) -> str:
+    p = dialect.placeholder
+    zeros = ", ".join("0" for _ in CATEGORIES)
+    bot_filter = f" AND e.bot_id = {p}" if one_bot else ""
+    current = (
+        f"SELECT 1 FROM accounts WHERE id = {p} AND timezone = {p} AND zone_version = days_version"
+    )
+    return (
+        f"WITH d(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, aligned)}),"
+        f" r(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, raw)}),"
+        f" z(ok) AS ({current})"
+        f" SELECT {_DAYS_PART}, day, {', '.join(CATEGORIES)} FROM usage_days"
+        f" WHERE account_id = {p} AND bot_id = {p} AND day >= {p} AND day <= {p}"
+        " AND EXISTS (SELECT 1 FROM z)"
+        f" UNION ALL SELECT {_BUCKETS_PART}, d.i, {_BUCKET_SUMS} FROM d JOIN usage_buckets b"
+        f" ON b.account_id = {p} AND b.bot_id = {p} AND b.bucket >= d.lo AND b.bucket < d.hi"
+        " GROUP BY d.i"
+        f" UNION ALL SELECT {_EVENTS_PART}, r.i, {_PIVOTED} FROM r JOIN usage_events e"
+        f" ON e.account_id = {p} AND e.ts >= r.lo AND e.ts < r.hi{bot_filter} GROUP BY r.i"
+        f" UNION ALL SELECT {_ZONE_PART}, (SELECT COUNT(*) FROM z), {zeros}"
+    )
+
+
+def report_statement(
+    dialect: Dialect,
+    account_id: str,
+    bot_id: str | None,
+    zone: str,
+    days: tuple[int, int] | None,
+    aligned: Sequence[Span],
+    raw: Sequence[Span],
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement (and its parameters) of report_parts: the daily rollups of days
+    `days` (first, last: date ordinals in `zone`, the account's own) if they follow it, the
+    buckets of the `aligned` spans and the events of the `raw` ones."""
+    d = padded(list(aligned) or [_NO_SPAN], _NO_SPAN)
+    r = padded(list(raw) or [_NO_SPAN], _NO_SPAN)
+    first, last = days or (0, -1)
+    bot = bot_id or ALL_BOTS
+    params = (
+        *dialect.params(d),
+        *dialect.params(r),
+        account_id,
+        zone,
+        account_id,
+        bot,
+        first,
+        last,
+        account_id,
+        bot,
+        account_id,
+        *((bot_id,) if bot_id is not None else ()),
+    )
+    return _report_sql(dialect, len(d), len(r), bot_id is not None), params
+
+
+def report_parts(
+    rows: Iterable[Sequence[Any]],
+) -> tuple[bool, dict[int, Sums], dict[int, Sums], dict[int, Sums]]:
+    """Whether the daily rollups followed the zone asked, and the sums per day ordinal (from
+    them), per aligned span index (buckets) and per raw span index (events)."""
+    parts: tuple[dict[int, Sums], dict[int, Sums], dict[int, Sums]] = ({}, {}, {})
+    current = False
+    for row in rows:
+        part, index = row[0], int(row[1])
+        if part == _ZONE_PART:
+            current = index > 0
+        else:
+            parts[part][index] = [int(v or 0) for v in row[2:]]
+    return current, *parts

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 from ... import looks
-from ...bills import WholeDays, bill_page, bill_total
+from ...bills import WholeDays, bill_page_async, bill_total_async
 from ...looks import Look
 from ...render import rows_csv, rows_json, total_json
 from ...services import Answer, PageQuestion, Services
-from ..auth import admit, run_read
+from ..auth import admit
 from .request import BillRequest, integer_param, read_window
 
-BillAnswer = Callable[[Services, BillRequest, Look], Answer]
+BillAnswer = Callable[[Services, BillRequest, Look], Awaitable[Answer]]
 CachedAnswer = Callable[[Services, BillRequest, Look], Answer | None]
 
 
@@ -59,14 +59,14 @@ def _question(request: BillRequest, look: Look) -> PageQuestion:
     return (look.digest, request.query, "text/csv" in request.accept)
 
 
-def page_answer(services: Services, request: BillRequest, look: Look) -> Answer:
+async def page_answer(services: Services, request: BillRequest, look: Look) -> Answer:
     """The page computed, then cached at the revision the look read before anything was
     computed: a page computed from a later snapshot is newer, never older, than that."""
     window = read_window(request, look)
     params = request.params
     page = integer_param(params, "page", 1, 1, 1_000_000)
     page_size = integer_param(params, "page_size", 20, 1, 100)
-    rows, total_days = bill_page(
+    rows, total_days = await bill_page_async(
         store=services.store,
         window=window,
         page=page,
@@ -87,9 +87,9 @@ def page_answer(services: Services, request: BillRequest, look: Look) -> Answer:
     return answer
 
 
-def total_answer(services: Services, request: BillRequest, look: Look) -> Answer:
+async def total_answer(services: Services, request: BillRequest, look: Look) -> Answer:
     window = read_window(request, look)
-    first, last, credits = bill_total(
+    first, last, credits = await bill_total_async(
         store=services.store,
         window=window,
         whole_days=WholeDays(services.day_cache, look.revision),
@@ -113,7 +113,7 @@ ANSWERS: dict[str, tuple[CachedAnswer, BillAnswer]] = {
 async def answer(services: Services, request: BillRequest) -> Answer:
     """The answer to a bill request: its look first (the key, the account and its revision
     in one round trip; PostgreSQL's from the event loop), then the cached answer if there is
-    one, else the computed one (PostgreSQL's in the thread pool)."""
+    one, else the computed one: one statement, PostgreSQL's awaited on the event loop too."""
     look = await looks.look_async(
         services.store, request.authorization, request.params.get("account_id")
     )
@@ -121,5 +121,5 @@ async def answer(services: Services, request: BillRequest) -> Answer:
     cached, computed = ANSWERS[request.path]
     found = cached(services, request, look)
     if found is None:
-        found = await run_read(services.store, computed, services, request, look)
+        found = await computed(services, request, look)
     return found

@@ -44,7 +44,8 @@ def _top(collapsed: Path, count: int) -> None:
     print(f"{total} samples")
     for title, counter in (("own time", own), ("time inside", inside)):
         print(f"-- by {title}")
-        for frame, n in counter.most_common(count):
+        shown = [(f, n) for f, n in counter.most_common() if title == "own time" or "creditmeter/" in f]
+        for frame, n in shown[:count]:
             print(f"{100 * n / total:5.1f}%  {frame}")
 
 

@@ -157,11 +157,9 @@ class DaysToSum:
         self.cached = whole_days.of(window) if whole_days is not None else {}
         self.whole = [_is_whole(day, window) for day in days]
         self._rolled: set[int] = set()
-        self.wanted = [
-            day
-            for day, w in zip(days, self.whole, strict=True)
-            if not (w and day.date in self.cached)
-        ]
+        # Indexes into `days` of the days to read (Day hashes its pieces: slow as a key).
+        self._at = [i for i, w in enumerate(self.whole) if not (w and days[i].date in self.cached)]
+        self.wanted = [days[i] for i in self._at]
 
     def statement(self, dialect: Dialect, rolled: bool) -> tuple[str, tuple[Any, ...]]:
         """The statement of the wanted days, whole days of the account's own zone from the
@@ -188,22 +186,21 @@ class DaysToSum:
         if self._rolled and not current:
             return None
         zero = [0] * len(CATEGORIES)
-        found: dict[Day, Sums] = {}
-        for i, day in enumerate(self.wanted):
+        sums: list[Sums | None] = [None] * len(self.days)
+        for i, at in enumerate(self._at):
             if i in self._rolled:
-                found[day] = from_days.get(day.date.toordinal(), zero)
+                sums[at] = from_days.get(self.days[at].date.toordinal(), zero)
             else:
                 a, b = from_buckets.get(i, zero), from_events.get(i, zero)
-                found[day] = [x + y for x, y in zip(a, b, strict=True)]
+                sums[at] = [x + y for x, y in zip(a, b, strict=True)]
+        cached = self.cached
         if self.whole_days is not None:
-            self.cached.update(
-                (day.date, found[day])
-                for day, w in zip(self.days, self.whole, strict=True)
-                if w and day in found
-            )
+            for at in self._at:
+                if self.whole[at]:
+                    cached[self.days[at].date] = sums[at]  # type: ignore[assignment]
         return [
-            DayBill(day.date, found[day] if day in found else self.cached[day.date])
-            for day in self.days
+            DayBill(day.date, found if found is not None else cached[day.date])
+            for day, found in zip(self.days, sums, strict=True)
         ]
 
 

@@ -39,6 +39,8 @@ class Services:
     account_cache: GenerationCache[str, Account]
     page_cache: GenerationCache[PageQuestion, CachedPage]
     day_cache: GenerationCache[DaysOf, dict[date, Sums]]
+    # An account's balance now as sent, and the instant it stops being good (an expiry).
+    balance_cache: GenerationCache[str, tuple[int | None, bytes]]
     written_rows: WrittenRows
 
     @classmethod
@@ -72,6 +74,7 @@ class Services:
             page_cache=GenerationCache(1024),
             # Whole days' credits per account, bot and zone: at most 64 x 1024 days.
             day_cache=GenerationCache(64),
+            balance_cache=GenerationCache(4096),
             written_rows=WrittenRows(),
         )
 

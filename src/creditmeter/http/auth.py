@@ -113,6 +113,8 @@ async def current_key(
 
 
 AnyKey = Annotated[Key, Depends(current_key)]
+# For a route that looks up its key itself (looks.py): documents the scheme in OpenAPI only.
+BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def _require(scope: str) -> object:

@@ -8,15 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from .. import jsonbody
+from .. import jsonbody, looks
+from ..clock import now_ms
 from ..credits import balances, inputs
 from ..credits.grants import GrantRequest, create_grant, list_grants, void_grant
 from ..credits.holds import HoldRequest, create_hold, get_hold, release_hold
 from ..errors import Forbidden, InvalidInput, NotFound
 from ..keys import Key
+from ..looks import Look
 from ..store import Store, directory
 from . import credit_json
-from .auth import AdminKey, AnyKey, IngestKey, StoreDep, run_read
+from .auth import AdminKey, AnyKey, BearerDoc, IngestKey, ServicesDep, StoreDep, admit, run_read
 from .credit_schemas import BalanceOut, EntryOut, GrantIn, GrantOut, HoldIn, HoldOut, VoidIn
 from .schemas import Error
 
@@ -144,15 +146,47 @@ def _account(store: Store, key: Key, account_id: str | None) -> str:
     responses=_ERRORS,
 )
 async def get_balance(
-    store: StoreDep, key: AnyKey, account_id: AccountParam = None, at: AtParam = None
+    request: Request,
+    services: ServicesDep,
+    _credentials: BearerDoc,
+    account_id: AccountParam = None,
+    at: AtParam = None,
 ) -> Response:
+    # The key, the account and its revision in one round trip (looks.py), before anything
+    # is computed: a balance cached at that revision is served until its first expiry.
+    store = services.store
+    look = await looks.look_async(store, request.headers.get("authorization", ""), account_id)
+    admit(services, look.key, request.scope.setdefault("state", {}))
+    account = _looked_account(look, account_id)
     instant = None if at is None else inputs.instant("at", at)
-    found = await run_read(store, _balance, store, key, account_id, instant)
-    return _json(credit_json.balance(found))
+    now = now_ms()
+    if instant is not None and instant < now:
+        found = await run_read(store, balances.balance, store=store, account_id=account, at=instant)
+        return _json(credit_json.balance(found))
+    seen = services.balance_cache.get(account, look.revision)
+    if seen is not None and (seen[0] is None or now < seen[0]):
+        return Response(seen[1], media_type="application/json")
+    found, good_until = await run_read(
+        store, balances.balance_now, store=store, account_id=account, now=now
+    )
+    body = credit_json.dumps(credit_json.balance(found))
+    services.balance_cache.put(account, look.revision, (good_until, body))
+    return Response(body, media_type="application/json")
 
 
-def _balance(store: Store, key: Key, account_id: str | None, at: int | None) -> balances.Balance:
-    return balances.balance(store=store, account_id=_account(store, key, account_id), at=at)
+def _looked_account(look: Look, account_id: str | None) -> str:
+    """_account, with the account the request's look found."""
+    key = look.key
+    if key.scope == "read":
+        assert key.account_id is not None
+        if account_id is not None and account_id != key.account_id:
+            raise NotFound(f"account {account_id!r} does not exist")
+        account_id = key.account_id
+    elif account_id is None:
+        raise InvalidInput(f"account_id: is required with an {key.scope} key")
+    if look.account is None:
+        raise NotFound(f"account {account_id!r} does not exist")
+    return look.account.id
 
 
 @router.get(

@@ -1,7 +1,8 @@
 """Where a served report's time goes: py-spy samples `creditmeter serve` (one worker) while
 wrk loads it, and the heaviest functions are printed, by own time and by time inside them.
 
-    python -m benchmarks.serve_profile --database-url postgresql://postgres@127.0.0.1:5432/cmbench --load cold
+    python -m benchmarks.serve_profile --load cold \
+        --database-url postgresql://postgres@127.0.0.1:5432/cmbench
 
 `--load same` asks the same 90-day report again and again; `--load cold` asks a window never
 asked before on every request (the "every window new" load of benchmarks.read). py-spy comes
@@ -44,7 +45,9 @@ def _top(collapsed: Path, count: int) -> None:
     print(f"{total} samples")
     for title, counter in (("own time", own), ("time inside", inside)):
         print(f"-- by {title}")
-        shown = [(f, n) for f, n in counter.most_common() if title == "own time" or "creditmeter/" in f]
+        shown = [
+            (f, n) for f, n in counter.most_common() if title == "own time" or "creditmeter/" in f
+        ]
         for frame, n in shown[:count]:
             print(f"{100 * n / total:5.1f}%  {frame}")
 

@@ -6,6 +6,7 @@ an acknowledged event, a grant's draw-down, a revoked key, a changed time zone."
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ import httpx
 import pytest
 
 from creditmeter import accounts, keys
-from tests.http.support import exact
 from tests.support.server import EXECUTABLE, Server
 from tests.support.stores import POSTGRES_URL, opened_store, throwaway_store_url
 
@@ -26,6 +26,11 @@ WINDOW = {"start_time": str(START), "end_time": str(START + 2 * DAY_MS + 3_600_1
 ZONES = ("UTC", "Asia/Shanghai", "America/New_York")
 
 
+def _exact(answer: httpx.Response) -> Any:
+    """The JSON body with every number as a Decimal, so sums compare exactly."""
+    return json.loads(answer.text, parse_float=Decimal, parse_int=Decimal)
+
+
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -34,19 +39,19 @@ def _page(client: httpx.Client, token: str) -> tuple[str, Decimal]:
     """The zone and the total chat credits of the window's page, as `token` sees them."""
     answer = client.get("/v1/account/bill/page", params=WINDOW, headers=_auth(token))
     assert answer.status_code == 200, answer.text
-    return answer.headers["x-timezone"], sum((row["chat"] for row in exact(answer)), Decimal())
+    return answer.headers["x-timezone"], sum((row["chat"] for row in _exact(answer)), Decimal())
 
 
 def _total(client: httpx.Client, token: str) -> Decimal:
     answer = client.get("/v1/account/bill/total", params=WINDOW, headers=_auth(token))
     assert answer.status_code == 200, answer.text
-    return Decimal(exact(answer)["chat"])
+    return Decimal(_exact(answer)["chat"])
 
 
 def _balance(client: httpx.Client, token: str) -> Decimal:
     answer = client.get("/v1/account/credits/balance", headers=_auth(token))
     assert answer.status_code == 200, answer.text
-    return Decimal(exact(answer)["balance"])
+    return Decimal(_exact(answer)["balance"])
 
 
 def _ok(answer: httpx.Response) -> Any:

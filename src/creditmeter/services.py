@@ -39,6 +39,8 @@ class Services:
     account_cache: GenerationCache[str, Account]
     page_cache: GenerationCache[PageQuestion, CachedPage]
     day_cache: GenerationCache[DaysOf, dict[date, Sums]]
+    # A conversation or run list page asked (key hash, list, query string): account, body.
+    list_cache: GenerationCache[tuple[bytes, str, bytes], tuple[str, bytes]]
     # An account's balance now as sent, and the instant it stops being good (an expiry).
     balance_cache: GenerationCache[str, tuple[int | None, bytes]]
     written_rows: WrittenRows
@@ -75,6 +77,7 @@ class Services:
             # Whole days' credits per account, bot and zone: at most 64 x 1024 days.
             day_cache=GenerationCache(64),
             balance_cache=GenerationCache(4096),
+            list_cache=GenerationCache(1024),
             written_rows=WrittenRows(),
         )
 

@@ -10,6 +10,7 @@ import hmac
 from dataclasses import dataclass
 
 from .accounts import Account
+from .cache import GenerationCache
 from .errors import Unauthorized
 from .keys import Key, live, parse_token
 from .store import Store
@@ -54,7 +55,26 @@ def look(store: Store, authorization: str, account_id: str | None) -> Look:
     return _checked(store.look(key_id, account_id), token)
 
 
-async def look_async(store: Store, authorization: str, account_id: str | None) -> Look:
-    """look(), with PostgreSQL's round trip awaited on the event loop."""
+# Looks by (token, account named), each at SQLite's data_version as read before it was made.
+LookCache = GenerationCache[tuple[str, str | None], Look]
+
+
+async def look_async(
+    store: Store, authorization: str, account_id: str | None, cache: LookCache | None = None
+) -> Look:
+    """look(), with PostgreSQL's round trip awaited on the event loop. On a SQLite file a
+    look is reused while `PRAGMA data_version` is unchanged (nothing was committed anywhere
+    since, so its key, account and revision are as stored); the key's expiry is checked
+    again each time."""
     token, key_id = _token(authorization)
-    return _checked(await store.look_async(key_id, account_id), token)
+    generation = store.generation() if cache is not None else None
+    if generation is not None:
+        assert cache is not None
+        seen = cache.get((token, account_id), generation)
+        if seen is not None:
+            live(seen.key)
+            return seen
+    found = _checked(await store.look_async(key_id, account_id), token)
+    if cache is not None:
+        cache.put((token, account_id), generation, found)
+    return found

@@ -10,6 +10,7 @@ from .accounts import Account
 from .cache import GenerationCache
 from .ingest import Ingestion, ResendFilter
 from .keys import KeyCache
+from .looks import LookCache
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .render import WrittenRows
@@ -41,6 +42,8 @@ class Services:
     day_cache: GenerationCache[DaysOf, dict[date, Sums]]
     # A conversation or run list page asked (key hash, list, query string): account, body.
     list_cache: GenerationCache[tuple[bytes, str, bytes], tuple[str, bytes]]
+    # SQLite's looks (looks.py), reused while nothing is committed anywhere.
+    look_cache: LookCache
     # An account's balance now as sent, and the instant it stops being good (an expiry).
     balance_cache: GenerationCache[str, tuple[int | None, bytes]]
     written_rows: WrittenRows
@@ -77,6 +80,7 @@ class Services:
             # Whole days' credits per account, bot and zone: at most 64 x 1024 days.
             day_cache=GenerationCache(64),
             balance_cache=GenerationCache(4096),
+            look_cache=GenerationCache(4096),
             list_cache=GenerationCache(1024),
             written_rows=WrittenRows(),
         )

@@ -188,6 +188,7 @@ async def _respond(services: Services, request: Request, listing: Listing) -> Re
         services.store,
         request.headers.get("authorization", ""),
         request.query_params.get("account_id"),
+        services.look_cache,
     )
     notes = request.scope.setdefault("state", {})
     admit(services, look.key, notes)

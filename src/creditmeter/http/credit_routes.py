@@ -155,7 +155,9 @@ async def get_balance(
     # The key, the account and its revision in one round trip (looks.py), before anything
     # is computed: a balance cached at that revision is served until its first expiry.
     store = services.store
-    look = await looks.look_async(store, request.headers.get("authorization", ""), account_id)
+    look = await looks.look_async(
+        store, request.headers.get("authorization", ""), account_id, services.look_cache
+    )
     admit(services, look.key, request.scope.setdefault("state", {}))
     account = _looked_account(look, account_id)
     instant = None if at is None else inputs.instant("at", at)

@@ -115,7 +115,10 @@ async def answer(services: Services, request: BillRequest) -> Answer:
     in one round trip; PostgreSQL's from the event loop), then the cached answer if there is
     one, else the computed one: one statement, PostgreSQL's awaited on the event loop too."""
     look = await looks.look_async(
-        services.store, request.authorization, request.params.get("account_id")
+        services.store,
+        request.authorization,
+        request.params.get("account_id"),
+        services.look_cache,
     )
     admit(services, look.key, request.notes)
     cached, computed = ANSWERS[request.path]

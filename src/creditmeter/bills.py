@@ -161,9 +161,9 @@ class DaysToSum:
         self._at = [i for i, w in enumerate(self.whole) if not (w and days[i].date in self.cached)]
         self.wanted = [days[i] for i in self._at]
 
-    def statement(self, dialect: Dialect, rolled: bool) -> tuple[str, tuple[Any, ...]]:
+    def statement(self, dialect: Dialect, rolled: bool) -> tuple[str, tuple[Any, ...]] | None:
         """The statement of the wanted days, whole days of the account's own zone from the
-        daily rollups when `rolled`."""
+        daily rollups when `rolled`; None when there is nothing to read."""
         window, wanted = self.window, self.wanted
         self._rolled = set()
         if rolled and window.tz.key == window.account_tz:
@@ -211,7 +211,8 @@ def _sum_days_cached(
     todo = DaysToSum(window, days, whole_days)
     dialect = dialect_of(store.engine)
     for rolled in (True, False):
-        bills = todo.finish(store.query(*todo.statement(dialect, rolled)) if todo.wanted else [])
+        statement = todo.statement(dialect, rolled)
+        bills = todo.finish(store.query(*statement) if statement is not None else [])
         if bills is not None:
             return bills
     raise AssertionError("a statement without daily rollups is always answered")
@@ -221,7 +222,8 @@ async def sum_days_async(store: Store, todo: DaysToSum) -> list[DayBill]:
     """_sum_days_cached's reads awaited (PostgreSQL's from the event loop)."""
     dialect = dialect_of(store.engine)
     for rolled in (True, False):
-        rows = await store.query_async(*todo.statement(dialect, rolled)) if todo.wanted else []
+        statement = todo.statement(dialect, rolled)
+        rows = await store.query_async(*statement) if statement is not None else []
         bills = todo.finish(rows)
         if bills is not None:
             return bills

@@ -217,27 +217,40 @@ _PIVOTED: Final = ", ".join(
 
 
 @cache
-def _report_sql(dialect: Dialect, aligned: int, raw: int, one_bot: bool) -> str:
+def _report_sql(dialect: Dialect, aligned: int, raw: int, one_bot: bool, rolled: bool) -> str:
+    """Only the parts a report needs (each costs PostgreSQL planning and a scan); `aligned`
+    and `raw` are the spans' counts, 0 for none."""
     p = dialect.placeholder
-    zeros = ", ".join("0" for _ in CATEGORIES)
-    bot_filter = f" AND e.bot_id = {p}" if one_bot else ""
-    current = (
-        f"SELECT 1 FROM accounts WHERE id = {p} AND timezone = {p} AND zone_version = days_version"
-    )
-    return (
-        f"WITH d(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, aligned)}),"
-        f" r(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, raw)}),"
-        f" z(ok) AS ({current})"
-        f" SELECT {_DAYS_PART}, day, {', '.join(CATEGORIES)} FROM usage_days"
-        f" WHERE account_id = {p} AND bot_id = {p} AND day >= {p} AND day <= {p}"
-        " AND EXISTS (SELECT 1 FROM z)"
-        f" UNION ALL SELECT {_BUCKETS_PART}, d.i, {_BUCKET_SUMS} FROM d JOIN usage_buckets b"
-        f" ON b.account_id = {p} AND b.bot_id = {p} AND b.bucket >= d.lo AND b.bucket < d.hi"
-        " GROUP BY d.i"
-        f" UNION ALL SELECT {_EVENTS_PART}, r.i, {_PIVOTED} FROM r JOIN usage_events e"
-        f" ON e.account_id = {p} AND e.ts >= r.lo AND e.ts < r.hi{bot_filter} GROUP BY r.i"
-        f" UNION ALL SELECT {_ZONE_PART}, (SELECT COUNT(*) FROM z), {zeros}"
-    )
+    ctes, parts = [], []
+    if rolled:
+        ctes.append(
+            f"z(ok) AS (SELECT 1 FROM accounts WHERE id = {p} AND timezone = {p}"
+            " AND zone_version = days_version)"
+        )
+        parts.append(
+            f"SELECT {_DAYS_PART}, day, {', '.join(CATEGORIES)} FROM usage_days"
+            f" WHERE account_id = {p} AND bot_id = {p} AND day >= {p} AND day <= {p}"
+            " AND EXISTS (SELECT 1 FROM z)"
+        )
+    if aligned:
+        ctes.append(f"d(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, aligned)})")
+        parts.append(
+            f"SELECT {_BUCKETS_PART}, d.i, {_BUCKET_SUMS} FROM d JOIN usage_buckets b"
+            f" ON b.account_id = {p} AND b.bot_id = {p} AND b.bucket >= d.lo"
+            " AND b.bucket < d.hi GROUP BY d.i"
+        )
+    if raw:
+        ctes.append(f"r(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, raw)})")
+        bot_filter = f" AND e.bot_id = {p}" if one_bot else ""
+        parts.append(
+            f"SELECT {_EVENTS_PART}, r.i, {_PIVOTED} FROM r JOIN usage_events e"
+            f" ON e.account_id = {p} AND e.ts >= r.lo AND e.ts < r.hi{bot_filter} GROUP BY r.i"
+        )
+    if rolled:
+        zeros = ", ".join("0" for _ in CATEGORIES)
+        parts.append(f"SELECT {_ZONE_PART}, (SELECT COUNT(*) FROM z), {zeros}")
+    # Parameters bind in the order of the text: the CTEs first, then the parts.
+    return f"WITH {', '.join(ctes)} " + " UNION ALL ".join(parts)
 
 
 def report_statement(
@@ -248,29 +261,29 @@ def report_statement(
     days: tuple[int, int] | None,
     aligned: Sequence[Span],
     raw: Sequence[Span],
-) -> tuple[str, tuple[Any, ...]]:
+) -> tuple[str, tuple[Any, ...]] | None:
     """The statement (and its parameters) of report_parts: the daily rollups of days
     `days` (first, last: date ordinals in `zone`, the account's own) if they follow it, the
-    buckets of the `aligned` spans and the events of the `raw` ones."""
-    d = padded(list(aligned) or [_NO_SPAN], _NO_SPAN)
-    r = padded(list(raw) or [_NO_SPAN], _NO_SPAN)
-    first, last = days or (0, -1)
+    buckets of the `aligned` spans and the events of the `raw` ones; None if it would ask
+    for nothing."""
+    if days is None and not aligned and not raw:
+        return None
+    d = padded(list(aligned), _NO_SPAN) if aligned else []
+    r = padded(list(raw), _NO_SPAN) if raw else []
     bot = bot_id or ALL_BOTS
-    params = (
-        *dialect.params(d),
-        *dialect.params(r),
-        account_id,
-        zone,
-        account_id,
-        bot,
-        first,
-        last,
-        account_id,
-        bot,
-        account_id,
-        *((bot_id,) if bot_id is not None else ()),
-    )
-    return _report_sql(dialect, len(d), len(r), bot_id is not None), params
+    cte_params: list[Any] = []
+    part_params: list[Any] = []
+    if days is not None:
+        cte_params += [account_id, zone]
+        part_params += [account_id, bot, *days]
+    if d:
+        cte_params += dialect.params(d)
+        part_params += [account_id, bot]
+    if r:
+        cte_params += dialect.params(r)
+        part_params += [account_id, *((bot_id,) if bot_id is not None else ())]
+    sql = _report_sql(dialect, len(d), len(r), bot_id is not None, days is not None)
+    return sql, (*cte_params, *part_params)
 
 
 def report_parts(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -30,8 +30,10 @@ PAGE_MAX_DAYS = 90
 TOTAL_MAX_DAYS = 365
 
 
-@dataclass(frozen=True, slots=True)
-class DayBill:
+class DayBill(NamedTuple):
+    """One local day's credits. A tuple: a report makes 90 of them, and a frozen dataclass
+    costs several times as much to make."""
+
     date: date
     credits: Sums  # micro-credits per category, in CATEGORIES order
 

@@ -216,12 +216,26 @@ _PIVOTED: Final = ", ".join(
 )
 
 
+_SCALAR_SPANS: Final = 4  # PostgreSQL: up to this many spans of each kind as plain parameters
+
+
+def _scalar(dialect: Dialect, aligned: int, raw: int) -> bool:
+    """Whether the spans go as plain parameters, one part per span. PostgreSQL plans a
+    statement over arrays anew on every execution (its generic plan of an unnest join scans
+    whole tables, so it keeps to custom plans), which cost more than the few index range
+    scans of a report that must read a day or two; with plain parameters its generic plan is
+    the index scans, made once per connection."""
+    return not dialect.one_writer and aligned <= _SCALAR_SPANS and raw <= _SCALAR_SPANS
+
+
 @cache
 def _report_sql(dialect: Dialect, aligned: int, raw: int, one_bot: bool, rolled: bool) -> str:
     """Only the parts a report needs (each costs PostgreSQL planning and a scan); `aligned`
     and `raw` are the spans' counts, 0 for none."""
     p = dialect.placeholder
     ctes, parts = [], []
+    bot_filter = f" AND e.bot_id = {p}" if one_bot else ""
+    scalar = _scalar(dialect, aligned, raw)
     if rolled:
         ctes.append(
             f"z(ok) AS (SELECT 1 FROM accounts WHERE id = {p} AND timezone = {p}"
@@ -232,16 +246,25 @@ def _report_sql(dialect: Dialect, aligned: int, raw: int, one_bot: bool, rolled:
             f" WHERE account_id = {p} AND bot_id = {p} AND day >= {p} AND day <= {p}"
             " AND EXISTS (SELECT 1 FROM z)"
         )
-    if aligned:
+    if scalar:
+        parts += [
+            f"SELECT {_BUCKETS_PART}, {p}::int, {_BUCKET_SUMS} FROM usage_buckets b"
+            f" WHERE b.account_id = {p} AND b.bot_id = {p} AND b.bucket >= {p}"
+            f" AND b.bucket < {p}"
+        ] * aligned
+        parts += [
+            f"SELECT {_EVENTS_PART}, {p}::int, {_PIVOTED} FROM usage_events e"
+            f" WHERE e.account_id = {p} AND e.ts >= {p} AND e.ts < {p}{bot_filter}"
+        ] * raw
+    elif aligned:
         ctes.append(f"d(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, aligned)})")
         parts.append(
             f"SELECT {_BUCKETS_PART}, d.i, {_BUCKET_SUMS} FROM d JOIN usage_buckets b"
             f" ON b.account_id = {p} AND b.bot_id = {p} AND b.bucket >= d.lo"
             " AND b.bucket < d.hi GROUP BY d.i"
         )
-    if raw:
+    if raw and not scalar:
         ctes.append(f"r(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, raw)})")
-        bot_filter = f" AND e.bot_id = {p}" if one_bot else ""
         parts.append(
             f"SELECT {_EVENTS_PART}, r.i, {_PIVOTED} FROM r JOIN usage_events e"
             f" ON e.account_id = {p} AND e.ts >= r.lo AND e.ts < r.hi{bot_filter} GROUP BY r.i"
@@ -250,7 +273,7 @@ def _report_sql(dialect: Dialect, aligned: int, raw: int, one_bot: bool, rolled:
         zeros = ", ".join("0" for _ in CATEGORIES)
         parts.append(f"SELECT {_ZONE_PART}, (SELECT COUNT(*) FROM z), {zeros}")
     # Parameters bind in the order of the text: the CTEs first, then the parts.
-    return f"WITH {', '.join(ctes)} " + " UNION ALL ".join(parts)
+    return (f"WITH {', '.join(ctes)} " if ctes else "") + " UNION ALL ".join(parts)
 
 
 def report_statement(
@@ -268,14 +291,21 @@ def report_statement(
     for nothing."""
     if days is None and not aligned and not raw:
         return None
-    d = padded(list(aligned), _NO_SPAN) if aligned else []
-    r = padded(list(raw), _NO_SPAN) if raw else []
     bot = bot_id or ALL_BOTS
     cte_params: list[Any] = []
     part_params: list[Any] = []
     if days is not None:
         cte_params += [account_id, zone]
         part_params += [account_id, bot, *days]
+    if _scalar(dialect, len(aligned), len(raw)):
+        for i, lo, hi in aligned:
+            part_params += [i, account_id, bot, lo, hi]
+        for i, lo, hi in raw:
+            part_params += [i, account_id, lo, hi, *((bot_id,) if bot_id is not None else ())]
+        sql = _report_sql(dialect, len(aligned), len(raw), bot_id is not None, days is not None)
+        return sql, (*cte_params, *part_params)
+    d = padded(list(aligned), _NO_SPAN) if aligned else []
+    r = padded(list(raw), _NO_SPAN) if raw else []
     if d:
         cte_params += dialect.params(d)
         part_params += [account_id, bot]
@@ -297,6 +327,10 @@ def report_parts(
         part, index = row[0], int(row[1])
         if part == _ZONE_PART:
             current = index > 0
-        else:
-            parts[part][index] = [int(v or 0) for v in row[2:]]
+        else:  # a day may have several spans of a kind (a repeated midnight's pieces)
+            sums = [int(v or 0) for v in row[2:]]
+            seen = parts[part].get(index)
+            parts[part][index] = (
+                sums if seen is None else [a + b for a, b in zip(seen, sums, strict=True)]
+            )
     return current, *parts

@@ -8,10 +8,12 @@ from urllib.parse import urlencode
 
 from ... import looks
 from ...bills import WholeDays, bill_page_async, bill_total_async
+from ...clock import now_ms
 from ...looks import Look
 from ...render import rows_csv, rows_json, total_json
 from ...services import Answer, PageQuestion, Services
 from ..auth import admit
+from ..credit_routes import BALANCE_PATH, balance_body, looked_account
 from .request import BillRequest, integer_param, read_window
 
 BillAnswer = Callable[[Services, BillRequest, Look], Awaitable[Answer]]
@@ -103,10 +105,30 @@ def no_cached_total(_services: Services, _request: BillRequest, _look: Look) -> 
     return None
 
 
+def cached_balance(services: Services, request: BillRequest, look: Look) -> Answer | None:
+    """The balance now, computed at the account's current revision and not past its first
+    expiry since (credit_routes.get_balance answers the same through FastAPI)."""
+    params = request.params
+    account = looked_account(look, params.get("account_id"))
+    if "at" in params:
+        return None
+    seen = services.balance_cache.get(account, look.revision)
+    if seen is None or (seen[0] is not None and now_ms() >= seen[0]):
+        return None
+    return _answer("application/json", seen[1], {})
+
+
+async def balance_answer(services: Services, request: BillRequest, look: Look) -> Answer:
+    params = request.params
+    body = await balance_body(services, look, params.get("account_id"), params.get("at"))
+    return _answer("application/json", body, {})
+
+
 # Per path: the cached answer if there is one (inline, cheap), else the computed one.
 ANSWERS: dict[str, tuple[CachedAnswer, BillAnswer]] = {
     "/v1/account/bill/page": (cached_page, page_answer),
     "/v1/account/bill/total": (no_cached_total, total_answer),
+    BALANCE_PATH: (cached_balance, balance_answer),
 }
 
 

@@ -10,11 +10,16 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 
 from ...services import Services
+from ..credit_routes import router as credit_router
 from .answers import ANSWERS, answer
 from .request import BillRequest
 from .routes import router
 
-_ROUTES = {route.path: route for route in router.routes if isinstance(route, APIRoute)}
+_ROUTES = {
+    route.path: route
+    for route in (*router.routes, *credit_router.routes)
+    if isinstance(route, APIRoute) and route.path in ANSWERS
+}
 
 
 class BillFastPath:

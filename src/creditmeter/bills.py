@@ -152,12 +152,21 @@ class DaysToSum:
     asked for on the hope that they follow the zone, and the statement says whether they did;
     if not (a zone change's rebuild is under way), the days are read again from buckets."""
 
-    def __init__(self, window: Window, days: Sequence[Day], whole_days: WholeDays | None):
+    def __init__(
+        self,
+        window: Window,
+        days: Sequence[Day],
+        whole_days: WholeDays | None,
+        edges: Sequence[Day] | None = None,
+    ):
+        """`edges`: the first and last day of the whole window, when `days` is a part of
+        it: only those can be clipped by the window, every other is whole."""
         self.window = window
         self.days = days
         self.whole_days = whole_days
         self.cached = whole_days.of(window) if whole_days is not None else {}
-        self.whole = [_is_whole(day, window) for day in days]
+        clippable = {d.date for d in (edges if edges is not None else days)}
+        self.whole = [day.date not in clippable or _is_whole(day, window) for day in days]
         self._rolled: set[int] = set()
         # Indexes into `days` of the days to read (Day hashes its pieces: slow as a key).
         self._at = [i for i, w in enumerate(self.whole) if not (w and days[i].date in self.cached)]
@@ -268,7 +277,8 @@ async def bill_page_async(
     wanted = days[(page - 1) * page_size : page * page_size]
     if not wanted:
         return [], len(days)
-    return await sum_days_async(store, DaysToSum(window, wanted, whole_days)), len(days)
+    todo = DaysToSum(window, wanted, whole_days, (days[0], days[-1]))
+    return await sum_days_async(store, todo), len(days)
 
 
 async def bill_total_async(
@@ -276,6 +286,6 @@ async def bill_total_async(
 ) -> tuple[date, date, Sums]:
     """bill_total, its one statement awaited."""
     days = window_days(window, TOTAL_MAX_DAYS)
-    bills = await sum_days_async(store, DaysToSum(window, days, whole_days))
+    bills = await sum_days_async(store, DaysToSum(window, days, whole_days, (days[0], days[-1])))
     credits = [sum(column) for column in zip(*(b.credits for b in bills), strict=True)]
     return days[0].date, days[-1].date, credits

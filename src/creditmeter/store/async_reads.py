@@ -30,7 +30,8 @@ class AsyncReads:
     statement_timeout and, should no answer come, by the store timeout plus a grace, after
     which the connection is dropped (the pool discards one it gets back mid-statement)."""
 
-    def __init__(self, url: URL, settings: Settings):
+    def __init__(self, url: URL, settings: Settings, loop: asyncio.AbstractEventLoop):
+        self.loop = loop  # the event loop its connections and futures belong to
         self._timeout_s = settings.store_timeout_s
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._pool = AsyncConnectionPool(
@@ -58,7 +59,7 @@ class AsyncReads:
         self._in_flight += 1
         # Started on the next turn of the loop, so that looks of requests already read
         # by it join this statement.
-        asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush(sql)))
+        self.loop.call_soon(lambda: asyncio.ensure_future(self._flush(sql)))
 
     async def _flush(self, sql: str) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import sqlite3
@@ -17,6 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -202,12 +204,20 @@ class Store:
         """query(), awaited: on PostgreSQL from the event loop (async_reads.py)."""
         if self.is_sqlite:
             return self.query(sql, params)
-        return await self._async_reads().fetch(sql, params)
+        reads = self._async_reads()
+        if reads is None:
+            return await to_thread.run_sync(self.query, sql, params)
+        return await reads.fetch(sql, params)
 
-    def _async_reads(self) -> AsyncReads:
+    def _async_reads(self) -> AsyncReads | None:
+        """The async pool of the running event loop; None on any other loop than the one it
+        was made on (its connections and locks belong to that loop): such a caller (an app
+        driven without its lifespan, whose every request may run on a loop of its own)
+        reads through the sync pool on a thread instead."""
+        loop = asyncio.get_running_loop()
         if self._async_pool is None:
-            self._async_pool = AsyncReads(self.engine.url, self.settings)
-        return self._async_pool
+            self._async_pool = AsyncReads(self.engine.url, self.settings, loop)
+        return self._async_pool if self._async_pool.loop is loop else None
 
     def look(self, key_id: str, account_id: str | None) -> tuple[Any, ...] | None:
         """The key, the account it reads and that account's revision (store/revisions.py),
@@ -225,12 +235,16 @@ class Store:
         thread hop (psycopg's async pool; its statements are prepared after a few uses)."""
         if self.is_sqlite:
             return self.look(key_id, account_id)
-        return await self._async_reads().look(revisions.MANY_LOOKS_SQL, (account_id, key_id))
+        reads = self._async_reads()
+        if reads is None:
+            return await to_thread.run_sync(self.look, key_id, account_id)
+        return await reads.look(revisions.MANY_LOOKS_SQL, (account_id, key_id))
 
     async def close_async(self) -> None:
         """Closes what look_async opened, on the event loop that opened it."""
-        if self._async_pool is not None:
-            pool, self._async_pool = self._async_pool, None
+        pool = self._async_pool
+        if pool is not None and pool.loop is asyncio.get_running_loop():
+            self._async_pool = None
             await pool.close()
 
     def ping(self) -> bool:

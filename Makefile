@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # The PostgreSQL ingest benchmark's own database, made anew by `make bench`
 PG_BENCH_DB ?= cmbench
+# The PostgreSQL read benchmark's store (1M events), generated once like the SQLite ones
+PG_READ_DB ?= cmread1m
 
 .PHONY: install run test lint bench openapi categories clean
 
@@ -39,20 +41,37 @@ openapi: install
 categories: install
 	$(BIN)/python -m creditmeter.dashboard.categories
 
-## bench: every figure of docs/benchmarks.md (needs Debian's wrk; ~15 min, stores kept in BENCH_DIR)
+## bench: every figure of docs/benchmarks.md (needs Debian's wrk; ~30 min, stores kept in BENCH_DIR)
 BENCH_DIR ?= /tmp
 bench: install
 	test -f $(BENCH_DIR)/bench1m.db || $(BIN)/python -m benchmarks.generate --events 1000000 \
 		--database-url sqlite:///$(BENCH_DIR)/bench1m.db
 	test -f $(BENCH_DIR)/bench10m.db || $(BIN)/python -m benchmarks.generate --events 10000000 \
 		--database-url sqlite:///$(BENCH_DIR)/bench10m.db
+	psql "$(PG_URL)" -qc "SELECT 1 FROM pg_database WHERE datname = '$(PG_READ_DB)'" -tA | grep -q 1 \
+		|| (psql "$(PG_URL)" -qc "CREATE DATABASE $(PG_READ_DB)" && $(BIN)/python -m benchmarks.generate \
+		--events 1000000 --database-url postgresql://postgres@127.0.0.1:5432/$(PG_READ_DB))
 	$(BIN)/python -m benchmarks.read --database-url sqlite:///$(BENCH_DIR)/bench1m.db \
-		--database-url sqlite:///$(BENCH_DIR)/bench10m.db --seconds 10
+		--database-url sqlite:///$(BENCH_DIR)/bench10m.db \
+		--database-url postgresql://postgres@127.0.0.1:5432/$(PG_READ_DB) --seconds 10
+	rm -f $(BENCH_DIR)/credits-bench.db*
+	$(BIN)/python -m benchmarks.credits --database-url sqlite:///$(BENCH_DIR)/credits-bench.db
+	psql "$(PG_URL)" -qc "DROP DATABASE IF EXISTS $(PG_BENCH_DB)" -c "CREATE DATABASE $(PG_BENCH_DB)"
+	$(BIN)/python -m benchmarks.credits \
+		--database-url postgresql://postgres@127.0.0.1:5432/$(PG_BENCH_DB)
+	rm -f $(BENCH_DIR)/conv-bench.db*
+	psql "$(PG_URL)" -qc "DROP DATABASE IF EXISTS $(PG_BENCH_DB)" -c "CREATE DATABASE $(PG_BENCH_DB)"
+	$(BIN)/python -m benchmarks.conversations --database-url sqlite:///$(BENCH_DIR)/conv-bench.db \
+		--database-url postgresql://postgres@127.0.0.1:5432/$(PG_BENCH_DB) --conversations 1000000
 	$(BIN)/python -m benchmarks.ingest --events 2000000 --prefilled $(BENCH_DIR)/bench10m.db
 	psql "$(PG_URL)" -qc "DROP DATABASE IF EXISTS $(PG_BENCH_DB)" -c "CREATE DATABASE $(PG_BENCH_DB)"
 	$(BIN)/python -m benchmarks.ingest --events 2000000 \
 		--database-url postgresql://postgres@127.0.0.1:5432/$(PG_BENCH_DB)
 	$(BIN)/python -m benchmarks.profile --database-url sqlite:///$(BENCH_DIR)/bench10m.db
+	$(BIN)/python -m benchmarks.serve_profile --load cold \
+		--database-url sqlite:///$(BENCH_DIR)/bench1m.db
+	$(BIN)/python -m benchmarks.serve_profile --load cold \
+		--database-url postgresql://postgres@127.0.0.1:5432/$(PG_READ_DB)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -51,7 +51,8 @@ PAGE = "/v1/account/agent/conversation/credits?page=1&page_size=100"
 
 def fill(url: str, count: int, end: int) -> str:
     """`count` conversations of ACCOUNT created over the 120 days before `end`; a read key."""
-    store = open_store(Settings(database_url=url))
+    # The fill is one statement of a million rows: past the default statement timeout.
+    store = open_store(Settings(database_url=url, store_timeout_s=600))
     if ACCOUNT not in {a.id for a in accounts.list_accounts(store=store)}:
         accounts.create_account(store=store, account_id=ACCOUNT)
     start = end - 120 * DAY_MS

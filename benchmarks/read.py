@@ -5,7 +5,9 @@
 Prints, per store: the same 90-day report asked again and again (a dashboard polling); 1,000
 different 90-day windows over 10 accounts asked in turn, on a new server (its first pass)
 and after a warm-up; and a window that moves on every request, so that no two requests are
-alike. Each figure is throughput as a ratio of the hello-world's, with p50 and p99 at 32
+alike; the same on a new server without warm-up (truly cold: no request repeated, no day
+cached); and every window new on a server of `--workers` workers, as a ratio of one
+worker's. Each figure is throughput as a ratio of the hello-world's, with p50 and p99 at 32
 connections; then the server's peak RSS. Every figure but the first pass follows
 `--warmup` seconds of the same load, not counted.
 """
@@ -50,6 +52,12 @@ def main() -> None:
     parser.add_argument(
         "--warmup", type=int, default=3, help="seconds of the same load, not counted, before each"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="also every window new on a server of this many workers (1: not)",
+    )
     args = parser.parse_args()
 
     with hello_world() as hello:
@@ -90,6 +98,17 @@ def main() -> None:
             }
             rss = server.peak_rss_kb / 1024
         figures["1,000 windows, first pass (no warm-up)"] = cold
+        moving = wrk.moving_windows(windows, PAGE)
+        with creditmeter(url) as server:
+            # Truly cold: a new server, no warm-up, no request ever repeated.
+            figures["truly cold (new server, every window new)"] = _measure(
+                args, 0, server.base_url + "/", lua=moving
+            )
+        if args.workers > 1:
+            with creditmeter(url, workers=args.workers) as server:
+                figures[f"every window new, {args.workers} workers"] = _measure(
+                    args, args.warmup, server.base_url + "/", lua=moving
+                )
         for name, result in figures.items():
             ratio = result.requests_per_second / baseline.requests_per_second
             print(
@@ -98,6 +117,10 @@ def main() -> None:
                 f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, non-2xx {result.non_2xx}"
             )
         print(f"{url}  peak RSS {rss:.0f} MB")
+        if args.workers > 1:
+            many = figures[f"every window new, {args.workers} workers"].requests_per_second
+            one = figures["every window new"].requests_per_second
+            print(f"{url}  {args.workers} workers vs 1, every window new: {many / one:.2f} x")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from .errors import Conflict, NotFound
 from .ids import check_slug
 from .labels import ACCOUNT_NAME_MAX, check_label
 from .rebuilds import follow_zone_change
-from .store import Store, day_rebuild, directory
+from .store import Store, day_rebuild, directory, revisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,8 @@ def update_account(
     zone_change = None
     with store.write() as conn:
         locked = directory.lock_account(conn, account_id)  # read-decide-write: serialised
+        if locked is not None:
+            revisions.bump(conn, [account_id])  # cached answers of the old zone or name
         before = None if locked is None else Account(*locked)
         row = directory.update_account(conn, account_id, **changes)
         account = None if row is None else Account(*row)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -23,14 +23,17 @@ from .errors import InvalidInput
 from .rollups import BUCKET_MS, Sums
 from .store import Store
 from .store.day_rebuild import days_zone
-from .store.sums import Span, bucket_sums, day_sums, raw_sums
+from .store.dialect import Dialect, dialect_of
+from .store.sums import Span, bucket_sums, day_sums, raw_sums, report_parts, report_statement
 
 PAGE_MAX_DAYS = 90
 TOTAL_MAX_DAYS = 365
 
 
-@dataclass(frozen=True, slots=True)
-class DayBill:
+class DayBill(NamedTuple):
+    """One local day's credits. A tuple: a report makes 90 of them, and a frozen dataclass
+    costs several times as much to make."""
+
     date: date
     credits: Sums  # micro-credits per category, in CATEGORIES order
 
@@ -96,9 +99,9 @@ def _is_whole(day: Day, window: Window) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class WholeDays:
-    """Credits of whole local days, cached while the store's generation (read before
-    anything was computed) is unchanged: reports of overlapping windows share them. One
-    dict of days per account, bot and zone, each of at most MAX_DAYS."""
+    """Credits of whole local days, cached while the account's revision (read before
+    anything was computed, store/revisions.py) is unchanged: reports of overlapping windows
+    share them. One dict of days per account, bot and zone, each of at most MAX_DAYS."""
 
     MAX_DAYS: ClassVar[int] = 1024
 
@@ -143,24 +146,99 @@ def _sum_days(conn: Connection, window: Window, days: Sequence[Day]) -> list[Sum
     return sums
 
 
+class DaysToSum:
+    """The days of a report that must be read (those not in `whole_days`), as one statement
+    (store/sums.report_statement): one snapshot and one round trip. Its daily rollups are
+    asked for on the hope that they follow the zone, and the statement says whether they did;
+    if not (a zone change's rebuild is under way), the days are read again from buckets."""
+
+    def __init__(
+        self,
+        window: Window,
+        days: Sequence[Day],
+        whole_days: WholeDays | None,
+        edges: Sequence[Day] | None = None,
+    ):
+        """`edges`: the first and last day of the whole window, when `days` is a part of
+        it: only those can be clipped by the window, every other is whole."""
+        self.window = window
+        self.days = days
+        self.whole_days = whole_days
+        self.cached = whole_days.of(window) if whole_days is not None else {}
+        clippable = {d.date for d in (edges if edges is not None else days)}
+        self.whole = [day.date not in clippable or _is_whole(day, window) for day in days]
+        self._rolled: set[int] = set()
+        # Indexes into `days` of the days to read (Day hashes its pieces: slow as a key).
+        self._at = [i for i, w in enumerate(self.whole) if not (w and days[i].date in self.cached)]
+        self.wanted = [days[i] for i in self._at]
+
+    def statement(self, dialect: Dialect, rolled: bool) -> tuple[str, tuple[Any, ...]] | None:
+        """The statement of the wanted days, whole days of the account's own zone from the
+        daily rollups when `rolled`; None when there is nothing to read."""
+        window, wanted = self.window, self.wanted
+        self._rolled = set()
+        if rolled and window.tz.key == window.account_tz:
+            self._rolled = {i for i, day in enumerate(wanted) if _is_whole(day, window)}
+        span = None
+        if self._rolled:
+            span = (
+                wanted[min(self._rolled)].date.toordinal(),
+                wanted[max(self._rolled)].date.toordinal(),
+            )
+        aligned, raw = day_spans((i, day) for i, day in enumerate(wanted) if i not in self._rolled)
+        return report_statement(
+            dialect, window.account_id, window.bot_id, window.tz.key, span, aligned, raw
+        )
+
+    def finish(self, rows: Sequence[Sequence[Any]]) -> list[DayBill] | None:
+        """The days' bills from the statement's rows (whole days added to `whole_days`), or
+        None if it read daily rollups that did not follow the zone: ask again, not rolled."""
+        current, from_days, from_buckets, from_events = report_parts(rows)
+        if self._rolled and not current:
+            return None
+        zero = [0] * len(CATEGORIES)
+        sums: list[Sums | None] = [None] * len(self.days)
+        for i, at in enumerate(self._at):
+            if i in self._rolled:
+                sums[at] = from_days.get(self.days[at].date.toordinal(), zero)
+            else:
+                a, b = from_buckets.get(i, zero), from_events.get(i, zero)
+                sums[at] = [x + y for x, y in zip(a, b, strict=True)]
+        cached = self.cached
+        if self.whole_days is not None:
+            for at in self._at:
+                if self.whole[at]:
+                    cached[self.days[at].date] = sums[at]  # type: ignore[assignment]
+        return [
+            DayBill(day.date, found if found is not None else cached[day.date])
+            for day, found in zip(self.days, sums, strict=True)
+        ]
+
+
 def _sum_days_cached(
     store: Store, window: Window, days: Sequence[Day], whole_days: WholeDays | None
 ) -> list[DayBill]:
     """The days' bills, whole days read from and added to `whole_days` when given."""
-    cached = whole_days.of(window) if whole_days is not None else {}
-    whole = [_is_whole(day, window) for day in days]
-    wanted = [day for day, w in zip(days, whole, strict=True) if not (w and day.date in cached)]
-    found: dict[Day, Sums] = {}
-    if wanted:
-        with store.read() as conn:
-            found = dict(zip(wanted, _sum_days(conn, window, wanted), strict=True))
-        if whole_days is not None:
-            cached.update(
-                (day.date, found[day])
-                for day, w in zip(days, whole, strict=True)
-                if w and day in found
-            )
-    return [DayBill(day.date, found[day] if day in found else cached[day.date]) for day in days]
+    todo = DaysToSum(window, days, whole_days)
+    dialect = dialect_of(store.engine)
+    for rolled in (True, False):
+        statement = todo.statement(dialect, rolled)
+        bills = todo.finish(store.query(*statement) if statement is not None else [])
+        if bills is not None:
+            return bills
+    raise AssertionError("a statement without daily rollups is always answered")
+
+
+async def sum_days_async(store: Store, todo: DaysToSum) -> list[DayBill]:
+    """_sum_days_cached's reads awaited (PostgreSQL's from the event loop)."""
+    dialect = dialect_of(store.engine)
+    for rolled in (True, False):
+        statement = todo.statement(dialect, rolled)
+        rows = await store.query_async(*statement) if statement is not None else []
+        bills = todo.finish(rows)
+        if bills is not None:
+            return bills
+    raise AssertionError("a statement without daily rollups is always answered")
 
 
 def bill_page(
@@ -179,12 +257,35 @@ def bill_page(
     return _sum_days_cached(store, window, wanted, whole_days), len(days)
 
 
-def bill_total(*, store: Store, window: Window) -> tuple[date, date, Sums]:
+def bill_total(
+    *, store: Store, window: Window, whole_days: WholeDays | None = None
+) -> tuple[date, date, Sums]:
     """The first and last local day of the window and its credits per category."""
     days = window_days(window, TOTAL_MAX_DAYS)
     # Summed day by day in any zone, never in one span: a day's sum is bounded (see
     # bucket_limit), a year's could pass what SQLite's integers hold.
-    with store.read() as conn:
-        sums = _sum_days(conn, window, days)
+    sums = [bill.credits for bill in _sum_days_cached(store, window, days, whole_days)]
     credits = [sum(column) for column in zip(*sums, strict=True)]
+    return days[0].date, days[-1].date, credits
+
+
+async def bill_page_async(
+    *, store: Store, window: Window, page: int, page_size: int, whole_days: WholeDays | None
+) -> tuple[list[DayBill], int]:
+    """bill_page, its one statement awaited (on PostgreSQL from the event loop)."""
+    days = window_days(window, PAGE_MAX_DAYS)
+    wanted = days[(page - 1) * page_size : page * page_size]
+    if not wanted:
+        return [], len(days)
+    todo = DaysToSum(window, wanted, whole_days, (days[0], days[-1]))
+    return await sum_days_async(store, todo), len(days)
+
+
+async def bill_total_async(
+    *, store: Store, window: Window, whole_days: WholeDays | None
+) -> tuple[date, date, Sums]:
+    """bill_total, its one statement awaited."""
+    days = window_days(window, TOTAL_MAX_DAYS)
+    bills = await sum_days_async(store, DaysToSum(window, days, whole_days, (days[0], days[-1])))
+    credits = [sum(column) for column in zip(*(b.credits for b in bills), strict=True)]
     return days[0].date, days[-1].date, credits

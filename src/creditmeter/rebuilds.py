@@ -17,7 +17,7 @@ from .bills import day_spans
 from .categories import CATEGORIES
 from .days import day_start_ms, days_between, local_date, zone
 from .rollups import BUCKET_MS, Sums
-from .store import Store, day_rebuild, sums
+from .store import Store, day_rebuild, revisions, sums
 
 CHUNK_DAYS = 8  # local days rebuilt per write transaction
 
@@ -41,6 +41,7 @@ def follow_zone_change(*, store: Store, account_id: str, version: int) -> bool:
             state = day_rebuild.rebuild_state(conn, account_id)
             if state is None or state.zone_version != version:
                 return False
+            revisions.bump(conn, [account_id])  # the daily rollups it reads move
             if dates is None:  # the days to replace: those in the new zone and the stored
                 dates = _dates(conn, account_id, state.timezone) or (0, -1)
                 first = dates[0]

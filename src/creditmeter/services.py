@@ -9,7 +9,8 @@ from datetime import date
 from .accounts import Account
 from .cache import GenerationCache
 from .ingest import Ingestion, ResendFilter
-from .keys import Key, KeyCache
+from .keys import KeyCache
+from .looks import LookCache
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .render import WrittenRows
@@ -21,8 +22,8 @@ from .store import Store, open_store
 Answer = tuple[list[tuple[bytes, bytes]], bytes]
 # A page asked: the key's hash, the query string, and whether CSV was asked for.
 PageQuestion = tuple[bytes, bytes, bool]
-# What a cached page remembers: the key that asked, the account it read, the answer.
-CachedPage = tuple[Key, str, Answer]
+# What a cached page remembers: the account it read, and the answer.
+CachedPage = tuple[str, Answer]
 DaysOf = tuple[str, str | None, str]  # account, bot (or all), zone
 
 
@@ -39,6 +40,12 @@ class Services:
     account_cache: GenerationCache[str, Account]
     page_cache: GenerationCache[PageQuestion, CachedPage]
     day_cache: GenerationCache[DaysOf, dict[date, Sums]]
+    # A conversation or run list page asked (key hash, list, query string): account, body.
+    list_cache: GenerationCache[tuple[bytes, str, bytes], tuple[str, bytes]]
+    # SQLite's looks (looks.py), reused while nothing is committed anywhere.
+    look_cache: LookCache
+    # An account's balance now as sent, and the instant it stops being good (an expiry).
+    balance_cache: GenerationCache[str, tuple[int | None, bytes]]
     written_rows: WrittenRows
 
     @classmethod
@@ -72,6 +79,9 @@ class Services:
             page_cache=GenerationCache(1024),
             # Whole days' credits per account, bot and zone: at most 64 x 1024 days.
             day_cache=GenerationCache(64),
+            balance_cache=GenerationCache(4096),
+            look_cache=GenerationCache(4096),
+            list_cache=GenerationCache(1024),
             written_rows=WrittenRows(),
         )
 

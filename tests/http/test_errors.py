@@ -502,7 +502,7 @@ def test_unexpected_failure(
     def explode(**_: Any) -> Any:
         raise RuntimeError("SELECT secret FROM api_keys -- cmr_ABCDEFGHIJKL_0123456789abc")
 
-    monkeypatch.setattr(bill_answers, "bill_page", explode)
+    monkeypatch.setattr(bill_answers, "bill_page_async", explode)
     with caplog.at_level(logging.ERROR, logger="creditmeter.http"):
         answer = client.get(
             BILL_PAGE, params=DECEMBER, headers={**bearer(shanghai), "X-Request-Id": "req-4242"}
@@ -552,7 +552,12 @@ def test_store_failing_mid_request(
         )
         yield  # pragma: no cover
 
+    async def broken_statement(*_: Any) -> Any:  # a report's one statement (bills.DaysToSum)
+        with broken():
+            pass
+
     monkeypatch.setattr(store, "read", broken)
+    monkeypatch.setattr(store, "query_async", broken_statement)
     answer = client.get(BILL_PAGE, params=DECEMBER, headers=bearer(shanghai))
     assert_error(answer, 503, 50300, "store is unavailable")
     assert answer.headers["Retry-After"] == "1"

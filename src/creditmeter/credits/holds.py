@@ -14,7 +14,7 @@ from ..clock import now_ms
 from ..errors import Conflict, InvalidInput, NotFound, PaymentRequired
 from ..ids import is_slug
 from ..money import format_credits
-from ..store import Store, directory
+from ..store import Store, directory, revisions
 from ..store import credits as sql
 from ..store.credits import HoldRow
 from . import inputs
@@ -137,6 +137,11 @@ def release_hold(*, store: Store, hold_id: str) -> Hold:
     """Ends an active hold; a hold already ended stays as it is."""
     now = now_ms()
     with store.write() as conn:
+        # The account first (a hold never changes account), then the hold's lock: the order
+        # ingestion's settlement takes them in (store/revisions.py).
+        unlocked = sql.hold(conn, hold_id)
+        if unlocked is not None:
+            revisions.bump(conn, [unlocked.account_id])
         row = sql.hold(conn, hold_id, lock=True)
         if row is None:
             raise NotFound(f"hold {hold_id!r} does not exist")

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from ..events import Event
 from ..store import credits as sql
+from ..store import revisions
 from ..store.credits import EntryRow, GrantRow, State
 from . import burndown
 from .burndown import Lot
@@ -33,7 +34,12 @@ class Book:
     grants: dict[str, GrantRow]  # the live ones: no expiry or void written yet
 
     @classmethod
-    def open(cls, conn: Connection, account_id: str, now: int) -> Book:
+    def open(cls, conn: Connection, account_id: str, now: int, *, bumped: bool = False) -> Book:
+        # Whatever the book writes, the account's cached balances and bills are stale after
+        # it: bumped before the state row is locked (the lock order of store/revisions.py),
+        # unless the caller has (`bumped`: ingestion bumps every account of its batch first).
+        if not bumped:
+            revisions.bump(conn, [account_id])
         state = sql.lock_state(conn, account_id)
         book = cls(
             conn, account_id, state, {g.grant_id: g for g in sql.live_grants(conn, account_id)}
@@ -157,7 +163,7 @@ def draw_down(conn: Connection, stored: Sequence[Event], now: int) -> None:
     the events the batch stored (none for an account whose events were all duplicates).
     Accounts are locked in id order, so concurrent batches lock alike."""
     for account_id, events in groupby(sorted(stored, key=_ACCOUNT), key=_ACCOUNT):
-        book = Book.open(conn, account_id, now)
+        book = Book.open(conn, account_id, now, bumped=True)  # by ingest.turn / postgres
         book.draw(list(events))
         book.close()
 

@@ -79,6 +79,7 @@ def create_app(
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+        await services.store.close_async()
         services.close()
 
     app = FastAPI(

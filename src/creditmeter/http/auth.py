@@ -16,6 +16,7 @@ from ..cache import GenerationCache
 from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from ..ids import check_slug
 from ..keys import Key
+from ..looks import Look
 from ..services import Services
 from ..store import Store
 
@@ -112,6 +113,8 @@ async def current_key(
 
 
 AnyKey = Annotated[Key, Depends(current_key)]
+# For a route that looks up its key itself (looks.py): documents the scheme in OpenAPI only.
+BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def _require(scope: str) -> object:
@@ -149,6 +152,30 @@ def resolve_reader(
 ) -> Reader:
     """The account and bot a bill request reads, after every access rule. Accounts are
     cached at `generation`, the store's as read at the start of the request."""
+    account_id, bot_id = _reads(key, account_id, bot_id)
+    account = cache.get(account_id, generation) if cache is not None else None
+    if account is None:
+        with store.read() as conn:
+            account = stored_account(conn, account_id)
+        if account is not None and cache is not None:
+            cache.put(account_id, generation, account)
+    if account is None:
+        raise NotFound(f"account {account_id!r} does not exist")
+    return Reader(account, bot_id)
+
+
+def looked_reader(look: Look, account_id: str | None, bot_id: str | None) -> Reader:
+    """resolve_reader, with the account the request's look (looks.py) found."""
+    account_id, bot_id = _reads(look.key, account_id, bot_id)
+    account = look.account
+    if account is None:
+        raise NotFound(f"account {account_id!r} does not exist")
+    assert account.id == account_id  # the look read the account these rules allow
+    return Reader(account, bot_id)
+
+
+def _reads(key: Key, account_id: str | None, bot_id: str | None) -> tuple[str, str | None]:
+    """The account and bot `key` may read when a request names these, after every rule."""
     if bot_id is not None:
         check_slug("bot_id", bot_id)
     if account_id is not None:
@@ -171,12 +198,4 @@ def resolve_reader(
         raise Forbidden(
             f"this key has scope {key.scope!r}; reading bills needs a read or admin key"
         )
-    account = cache.get(account_id, generation) if cache is not None else None
-    if account is None:
-        with store.read() as conn:
-            account = stored_account(conn, account_id)
-        if account is not None and cache is not None:
-            cache.put(account_id, generation, account)
-    if account is None:
-        raise NotFound(f"account {account_id!r} does not exist")
-    return Reader(account, bot_id)
+    return account_id, bot_id

@@ -9,15 +9,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from .. import looks
 from ..conversations import CONVERSATIONS, MAX_RANGE_MS, RUNS, Listing
 from ..days import parse_instant_param
 from ..errors import InvalidInput
 from ..events import THREAD_ID
 from ..ids import SLUG_JSON_PATTERN
+from ..looks import Look
 from ..money import format_credits
 from ..services import Services
 from ..store import conversation_credits
-from .auth import ServicesDep, bearer_key, resolve_reader, run_read
+from .auth import ServicesDep, admit, looked_reader, run_read
 from .bill.request import integer_param, slug_param
 from .conversation_schemas import ConversationList, RunList
 from .schemas import Error
@@ -80,21 +82,13 @@ def list_query(listing: Listing, params: dict[str, str]) -> ListQuery:
     )
 
 
-def list_answer(services: Services, request: Request, listing: Listing) -> bytes:
-    """The list's JSON: the key, then the parameters, then the access rules, then one
-    page read from the rollups through their page index and the count of the range."""
+def list_answer(services: Services, request: Request, listing: Listing, look: Look) -> bytes:
+    """The list's JSON, for a request whose key its look checked: the parameters, then the
+    access rules, then one page read from the rollups through their page index and the
+    count of the range."""
     store = services.store
-    generation = store.generation()
-    key = bearer_key(
-        services,
-        request.headers.get("authorization", ""),
-        request.scope.setdefault("state", {}),
-        generation,
-    )
     query = list_query(listing, dict(request.query_params))
-    reader = resolve_reader(
-        store, key, query.account_id, query.bot_id, services.account_cache, generation
-    )
+    reader = looked_reader(look, query.account_id, query.bot_id)
     request.scope["state"]["account_id"] = reader.account.id
     selection = conversation_credits.Selection(
         reader.account.id, reader.bot_id, query.thread_id, query.start, query.end
@@ -188,7 +182,24 @@ def _parameters(listing: Listing, what: str) -> list[dict[str, Any]]:
 
 
 async def _respond(services: Services, request: Request, listing: Listing) -> Response:
-    body = await run_read(services.store, list_answer, services, request, listing)
+    # The key, the account and its revision in one round trip (looks.py); the same key asking
+    # the same page at the same revision gets the page computed before.
+    look = await looks.look_async(
+        services.store,
+        request.headers.get("authorization", ""),
+        request.query_params.get("account_id"),
+        services.look_cache,
+    )
+    notes = request.scope.setdefault("state", {})
+    admit(services, look.key, notes)
+    asked = (look.digest, listing.table, request.scope["query_string"])
+    seen = services.list_cache.get(asked, look.revision)
+    if seen is not None:
+        notes["account_id"] = seen[0]
+        body = seen[1]
+    else:
+        body = await run_read(services.store, list_answer, services, request, listing, look)
+        services.list_cache.put(asked, look.revision, (notes["account_id"], body))
     return Response(body, media_type="application/json")
 
 

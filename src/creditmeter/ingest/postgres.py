@@ -5,7 +5,7 @@ from __future__ import annotations
 from anyio import to_thread
 
 from .. import bucket_limit
-from ..store import Store, conversation_credits, directory, sums, writes
+from ..store import Store, conversation_credits, directory, revisions, sums, writes
 from .batch import IngestResult, Prepared
 from .turn import Clock, write_batch
 
@@ -19,6 +19,7 @@ class PostgresWriter:
         store = self._store
         with store.write() as conn:
             zones = directory.account_zones(conn, prepared.accounts)
+            revisions.bump(conn, zones)  # committed with the events, or not at all
             result, stored, buckets, new_bots = write_batch(
                 conn, prepared, zones, store.known_bots, self._clock
             )

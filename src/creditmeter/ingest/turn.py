@@ -12,7 +12,7 @@ from ..credits import holds as credit_holds
 from ..credits import journal
 from ..errors import Conflict, InvalidInput
 from ..events import Event
-from ..store import Store, conversation_credits, directory, sums, writes
+from ..store import Store, conversation_credits, directory, revisions, sums, writes
 from .batch import (
     IngestResult,
     PendingBatch,
@@ -81,6 +81,7 @@ def write_group(
             zones = directory.account_zones(
                 conn, frozenset().union(*(pending.prepared.accounts for pending in group))
             )
+            revisions.bump(conn, zones)  # committed with the events, or not at all
             for pending in group:
                 savepoint = conn.begin_nested()
                 try:

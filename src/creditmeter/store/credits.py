@@ -275,6 +275,17 @@ def held(conn: Connection, account_id: str, at: int) -> int:
     return int(rows[0][0])
 
 
+def next_hold_expiry(conn: Connection, account_id: str, at: int) -> int | None:
+    """When the first of the account's active holds unexpired at `at` expires."""
+    rows = _sql(
+        conn,
+        "SELECT MIN(expires_at) FROM credit_holds"
+        " WHERE account_id = ? AND status = 'active' AND expires_at > ?",
+        (account_id, at),
+    )
+    return None if rows[0][0] is None else int(rows[0][0])
+
+
 def end_hold(conn: Connection, hold_ids: Sequence[str], status: str, at: int) -> None:
     if hold_ids:
         conn.execute(

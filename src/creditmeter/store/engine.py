@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import sqlite3
@@ -17,14 +18,16 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreUnavailable
 from ..settings import Settings
-from . import pg_timeouts
-from .dialect import SQLITE, dialect_of
+from . import pg_timeouts, revisions
+from .async_reads import AsyncReads
+from .dialect import SQLITE, dialect_of, run
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHECKPOINT_PAGES = 10_000  # SQLite's automatic checkpoint, in pages of WAL
@@ -53,6 +56,11 @@ class ChangeWatch:
         with self._lock:
             row = self._conn.execute("PRAGMA data_version").fetchone()
         return int(row[0])
+
+    def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """One read statement, on this connection: autocommit, so one snapshot of its own."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
         self._conn.close()
@@ -138,6 +146,8 @@ class Store:
         )
         # (account_id, bot_id) pairs known to be in the bots table; bots are never deleted.
         self.known_bots: set[tuple[str, str]] = set()
+        # PostgreSQL's reads from the event loop (look_async), made by the first of them.
+        self._async_pool: AsyncReads | None = None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -180,6 +190,62 @@ class Store:
         """A number that changes whenever anything is committed, or None when the store
         offers no cheap way to tell (PostgreSQL): then nothing may be cached."""
         return None if self._watch is None else self._watch.generation()
+
+    def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """The rows of one read statement, which sees one snapshot: on SQLite on the change
+        watch's own connection (autocommit), which never waits; on PostgreSQL through the
+        pool."""
+        if self._watch is not None:
+            return self._watch.query(sql, params)
+        with self.engine.connect() as conn:
+            return run(conn, sql, params)
+
+    async def query_async(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """query(), awaited: on PostgreSQL from the event loop (async_reads.py)."""
+        if self.is_sqlite:
+            return self.query(sql, params)
+        reads = self._async_reads()
+        if reads is None:
+            return await to_thread.run_sync(self.query, sql, params)
+        return await reads.fetch(sql, params)
+
+    def _async_reads(self) -> AsyncReads | None:
+        """The async pool of the running event loop; None on any other loop than the one it
+        was made on (its connections and locks belong to that loop): such a caller (an app
+        driven without its lifespan, whose every request may run on a loop of its own)
+        reads through the sync pool on a thread instead."""
+        loop = asyncio.get_running_loop()
+        if self._async_pool is None:
+            self._async_pool = AsyncReads(self.engine.url, self.settings, loop)
+        return self._async_pool if self._async_pool.loop is loop else None
+
+    def look(self, key_id: str, account_id: str | None) -> tuple[Any, ...] | None:
+        """The key, the account it reads and that account's revision (store/revisions.py),
+        in one statement: on SQLite on the change watch's own connection, which never
+        waits; on PostgreSQL through the pool."""
+        sql = revisions.look_sql(dialect_of(self.engine))
+        if self._watch is not None:
+            rows = self._watch.query(sql, (account_id, key_id))
+            return rows[0] if rows else None
+        with self.engine.connect() as conn:
+            return revisions.look(conn, key_id, account_id)
+
+    async def look_async(self, key_id: str, account_id: str | None) -> tuple[Any, ...] | None:
+        """look(), awaited: on PostgreSQL one round trip from the event loop, with no
+        thread hop (psycopg's async pool; its statements are prepared after a few uses)."""
+        if self.is_sqlite:
+            return self.look(key_id, account_id)
+        reads = self._async_reads()
+        if reads is None:
+            return await to_thread.run_sync(self.look, key_id, account_id)
+        return await reads.look(revisions.MANY_LOOKS_SQL, (account_id, key_id))
+
+    async def close_async(self) -> None:
+        """Closes what look_async opened, on the event loop that opened it."""
+        pool = self._async_pool
+        if pool is not None and pool.loop is asyncio.get_running_loop():
+            self._async_pool = None
+            await pool.close()
 
     def ping(self) -> bool:
         try:

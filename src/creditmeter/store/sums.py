@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select
 
 from ..categories import BILL_COLUMN, CATEGORIES
 from ..rollups import ALL_BOTS, Sums
-from .dialect import Dialect, dialect_of, run
+from .dialect import Dialect, dialect_of, padded, run
 from .tables import usage_buckets
 
 Span = tuple[int, int, int]  # (index, lo, hi): the instants lo <= t < hi
@@ -197,3 +197,140 @@ def raw_sums_per_bot(
         for key in ((i, bot), (i, ALL_BOTS)):
             result.setdefault(key, [0] * len(CATEGORIES))[BILL_COLUMN[category]] += int(total)
     return result
+
+
+# One statement for a report's days, so that one snapshot and one round trip answer them
+# (bills.py): its daily rollups (only while they follow the zone asked, which the statement
+# reports in a row of its own), its aligned spans from buckets, its cut ends from events.
+# Rows: (part, index, the eight bill columns); part 3 is the one row saying whether the daily
+# rollups followed the zone (index 1) or not (0).
+_DAYS_PART: Final = 0
+_BUCKETS_PART: Final = 1
+_EVENTS_PART: Final = 2
+_ZONE_PART: Final = 3
+_PIVOTED: Final = ", ".join(
+    "SUM(CASE WHEN e.category IN ("
+    + ", ".join(str(c) for c, column in enumerate(BILL_COLUMN) if column == i)
+    + ") THEN e.credits ELSE 0 END)"
+    for i in range(len(CATEGORIES))
+)
+
+
+_SCALAR_SPANS: Final = 4  # PostgreSQL: up to this many spans of each kind as plain parameters
+
+
+def _scalar(dialect: Dialect, aligned: int, raw: int) -> bool:
+    """Whether the spans go as plain parameters, one part per span. PostgreSQL plans a
+    statement over arrays anew on every execution (its generic plan of an unnest join scans
+    whole tables, so it keeps to custom plans), which cost more than the few index range
+    scans of a report that must read a day or two; with plain parameters its generic plan is
+    the index scans, made once per connection."""
+    return not dialect.one_writer and aligned <= _SCALAR_SPANS and raw <= _SCALAR_SPANS
+
+
+@cache
+def _report_sql(dialect: Dialect, aligned: int, raw: int, one_bot: bool, rolled: bool) -> str:
+    """Only the parts a report needs (each costs PostgreSQL planning and a scan); `aligned`
+    and `raw` are the spans' counts, 0 for none."""
+    p = dialect.placeholder
+    ctes, parts = [], []
+    bot_filter = f" AND e.bot_id = {p}" if one_bot else ""
+    scalar = _scalar(dialect, aligned, raw)
+    if rolled:
+        ctes.append(
+            f"z(ok) AS (SELECT 1 FROM accounts WHERE id = {p} AND timezone = {p}"
+            " AND zone_version = days_version)"
+        )
+        parts.append(
+            f"SELECT {_DAYS_PART}, day, {', '.join(CATEGORIES)} FROM usage_days"
+            f" WHERE account_id = {p} AND bot_id = {p} AND day >= {p} AND day <= {p}"
+            " AND EXISTS (SELECT 1 FROM z)"
+        )
+    if scalar:
+        parts += [
+            f"SELECT {_BUCKETS_PART}, {p}::int, {_BUCKET_SUMS} FROM usage_buckets b"
+            f" WHERE b.account_id = {p} AND b.bot_id = {p} AND b.bucket >= {p}"
+            f" AND b.bucket < {p}"
+        ] * aligned
+        parts += [
+            f"SELECT {_EVENTS_PART}, {p}::int, {_PIVOTED} FROM usage_events e"
+            f" WHERE e.account_id = {p} AND e.ts >= {p} AND e.ts < {p}{bot_filter}"
+        ] * raw
+    elif aligned:
+        ctes.append(f"d(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, aligned)})")
+        parts.append(
+            f"SELECT {_BUCKETS_PART}, d.i, {_BUCKET_SUMS} FROM d JOIN usage_buckets b"
+            f" ON b.account_id = {p} AND b.bot_id = {p} AND b.bucket >= d.lo"
+            " AND b.bucket < d.hi GROUP BY d.i"
+        )
+    if raw and not scalar:
+        ctes.append(f"r(i, lo, hi) AS ({dialect.source(_SPAN_TYPES, raw)})")
+        parts.append(
+            f"SELECT {_EVENTS_PART}, r.i, {_PIVOTED} FROM r JOIN usage_events e"
+            f" ON e.account_id = {p} AND e.ts >= r.lo AND e.ts < r.hi{bot_filter} GROUP BY r.i"
+        )
+    if rolled:
+        zeros = ", ".join("0" for _ in CATEGORIES)
+        parts.append(f"SELECT {_ZONE_PART}, (SELECT COUNT(*) FROM z), {zeros}")
+    # Parameters bind in the order of the text: the CTEs first, then the parts.
+    return (f"WITH {', '.join(ctes)} " if ctes else "") + " UNION ALL ".join(parts)
+
+
+def report_statement(
+    dialect: Dialect,
+    account_id: str,
+    bot_id: str | None,
+    zone: str,
+    days: tuple[int, int] | None,
+    aligned: Sequence[Span],
+    raw: Sequence[Span],
+) -> tuple[str, tuple[Any, ...]] | None:
+    """The statement (and its parameters) of report_parts: the daily rollups of days
+    `days` (first, last: date ordinals in `zone`, the account's own) if they follow it, the
+    buckets of the `aligned` spans and the events of the `raw` ones; None if it would ask
+    for nothing."""
+    if days is None and not aligned and not raw:
+        return None
+    bot = bot_id or ALL_BOTS
+    cte_params: list[Any] = []
+    part_params: list[Any] = []
+    if days is not None:
+        cte_params += [account_id, zone]
+        part_params += [account_id, bot, *days]
+    if _scalar(dialect, len(aligned), len(raw)):
+        for i, lo, hi in aligned:
+            part_params += [i, account_id, bot, lo, hi]
+        for i, lo, hi in raw:
+            part_params += [i, account_id, lo, hi, *((bot_id,) if bot_id is not None else ())]
+        sql = _report_sql(dialect, len(aligned), len(raw), bot_id is not None, days is not None)
+        return sql, (*cte_params, *part_params)
+    d = padded(list(aligned), _NO_SPAN) if aligned else []
+    r = padded(list(raw), _NO_SPAN) if raw else []
+    if d:
+        cte_params += dialect.params(d)
+        part_params += [account_id, bot]
+    if r:
+        cte_params += dialect.params(r)
+        part_params += [account_id, *((bot_id,) if bot_id is not None else ())]
+    sql = _report_sql(dialect, len(d), len(r), bot_id is not None, days is not None)
+    return sql, (*cte_params, *part_params)
+
+
+def report_parts(
+    rows: Iterable[Sequence[Any]],
+) -> tuple[bool, dict[int, Sums], dict[int, Sums], dict[int, Sums]]:
+    """Whether the daily rollups followed the zone asked, and the sums per day ordinal (from
+    them), per aligned span index (buckets) and per raw span index (events)."""
+    parts: tuple[dict[int, Sums], dict[int, Sums], dict[int, Sums]] = ({}, {}, {})
+    current = False
+    for row in rows:
+        part, index = row[0], int(row[1])
+        if part == _ZONE_PART:
+            current = index > 0
+        else:  # a day may have several spans of a kind (a repeated midnight's pieces)
+            sums = [int(v or 0) for v in row[2:]]
+            seen = parts[part].get(index)
+            parts[part][index] = (
+                sums if seen is None else [a + b for a, b in zip(seen, sums, strict=True)]
+            )
+    return current, *parts

@@ -35,6 +35,16 @@ accounts = Table(
     Column("days_version", Integer, nullable=False, server_default="0"),
 )
 
+# A counter per account, bumped (store/revisions.py) in every transaction that changes
+# what a cached answer of the account depends on: caches hold an answer only while it is
+# unchanged. No row reads as revision 0.
+account_revisions = Table(
+    "account_revisions",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+)
+
 bots = Table(
     "bots",
     metadata,

@@ -1,20 +1,23 @@
-"""The bill answers, built once per store generation and served from the page cache."""
+"""The bill answers, built once per revision of the account and served from the page cache."""
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
-from ... import keys
-from ...bills import WholeDays, bill_page, bill_total
+from ... import looks
+from ...bills import WholeDays, bill_page_async, bill_total_async
+from ...clock import now_ms
+from ...looks import Look
 from ...render import rows_csv, rows_json, total_json
-from ...services import Answer, Services
+from ...services import Answer, PageQuestion, Services
 from ..auth import admit
+from ..credit_routes import BALANCE_PATH, balance_body, looked_account
 from .request import BillRequest, integer_param, read_window
 
-BillAnswer = Callable[[Services, BillRequest], Answer]
+BillAnswer = Callable[[Services, BillRequest, Look], Awaitable[Answer]]
+CachedAnswer = Callable[[Services, BillRequest, Look], Answer | None]
 
 
 def _link(request: BillRequest, page: int, last: int) -> str:
@@ -42,53 +45,106 @@ def _answer(media_type: str, body: bytes, headers: dict[str, str]) -> Answer:
     return raw, body
 
 
-def page_answer(services: Services, request: BillRequest) -> Answer:
-    # The generation is read once, first: keys, accounts and pages cached at it are served
-    # only while nothing has been committed since, so no answer predates the last commit.
-    generation = services.store.generation()
-    as_csv = "text/csv" in request.accept
-    # The same key asking the same question since the last commit (a dashboard polling)
-    # gets the same page: only the key's expiry and its rate limit are checked again.
-    asked = (hashlib.sha256(request.authorization.encode()).digest(), request.query, as_csv)
-    seen = services.page_cache.get(asked, generation)
-    if seen is not None:
-        key, account_id, answer = seen
-        admit(services, keys.live(key), request.notes)
-        request.notes["account_id"] = account_id
-        return answer
-    key, window = read_window(services, request, generation)
+def cached_page(services: Services, request: BillRequest, look: Look) -> Answer | None:
+    """The page this key asked with this query string at the account's current revision (a
+    dashboard polling), if one was computed: nothing the answer depends on has been
+    committed since, and the key was checked by this request's look."""
+    seen = services.page_cache.get(_question(request, look), look.revision)
+    if seen is None:
+        return None
+    account_id, answer = seen
+    request.notes["account_id"] = account_id
+    return answer
+
+
+def _question(request: BillRequest, look: Look) -> PageQuestion:
+    return (look.digest, request.query, "text/csv" in request.accept)
+
+
+async def page_answer(services: Services, request: BillRequest, look: Look) -> Answer:
+    """The page computed, then cached at the revision the look read before anything was
+    computed: a page computed from a later snapshot is newer, never older, than that."""
+    window = read_window(request, look)
     params = request.params
     page = integer_param(params, "page", 1, 1, 1_000_000)
     page_size = integer_param(params, "page_size", 20, 1, 100)
-    rows, total_days = bill_page(
+    rows, total_days = await bill_page_async(
         store=services.store,
         window=window,
         page=page,
         page_size=page_size,
-        whole_days=WholeDays(services.day_cache, generation),
+        whole_days=WholeDays(services.day_cache, look.revision),
     )
     headers = {
         "X-Total-Count": str(total_days),
         "Link": _link(request, page, max(1, math.ceil(total_days / page_size))),
         "X-Timezone": window.tz.key,
     }
-    if as_csv:
+    question = _question(request, look)
+    if question[2]:
         answer = _answer("text/csv; charset=utf-8", rows_csv(rows, services.written_rows), headers)
     else:
         answer = _answer("application/json", rows_json(rows, services.written_rows), headers)
-    services.page_cache.put(asked, generation, (key, window.account_id, answer))
+    services.page_cache.put(question, look.revision, (window.account_id, answer))
     return answer
 
 
-def total_answer(services: Services, request: BillRequest) -> Answer:
-    _key, window = read_window(services, request, services.store.generation())
-    first, last, credits = bill_total(store=services.store, window=window)
+async def total_answer(services: Services, request: BillRequest, look: Look) -> Answer:
+    window = read_window(request, look)
+    first, last, credits = await bill_total_async(
+        store=services.store,
+        window=window,
+        whole_days=WholeDays(services.day_cache, look.revision),
+    )
     return _answer(
         "application/json", total_json(first, last, credits), {"X-Timezone": window.tz.key}
     )
 
 
-ANSWERS: dict[str, BillAnswer] = {
-    "/v1/account/bill/page": page_answer,
-    "/v1/account/bill/total": total_answer,
+def no_cached_total(_services: Services, _request: BillRequest, _look: Look) -> Answer | None:
+    return None
+
+
+def cached_balance(services: Services, request: BillRequest, look: Look) -> Answer | None:
+    """The balance now, computed at the account's current revision and not past its first
+    expiry since (credit_routes.get_balance answers the same through FastAPI)."""
+    params = request.params
+    account = looked_account(look, params.get("account_id"))
+    if "at" in params:
+        return None
+    seen = services.balance_cache.get(account, look.revision)
+    if seen is None or (seen[0] is not None and now_ms() >= seen[0]):
+        return None
+    return _answer("application/json", seen[1], {})
+
+
+async def balance_answer(services: Services, request: BillRequest, look: Look) -> Answer:
+    params = request.params
+    body = await balance_body(services, look, params.get("account_id"), params.get("at"))
+    return _answer("application/json", body, {})
+
+
+# Per path: the cached answer if there is one (inline, cheap), else the computed one.
+ANSWERS: dict[str, tuple[CachedAnswer, BillAnswer]] = {
+    "/v1/account/bill/page": (cached_page, page_answer),
+    "/v1/account/bill/total": (no_cached_total, total_answer),
+    BALANCE_PATH: (cached_balance, balance_answer),
 }
+
+
+async def answer(services: Services, request: BillRequest) -> Answer:
+    """The answer to a bill request: its look first (the key, the account and its revision
+    in one round trip; PostgreSQL's from the event loop), then the cached answer if there is
+    one, else the computed one: one statement, PostgreSQL's awaited on the event loop too."""
+    look = await looks.look_async(
+        services.store,
+        request.authorization,
+        request.params.get("account_id"),
+        services.look_cache,
+    )
+    admit(services, look.key, request.notes)
+    cached, computed = ANSWERS[request.path]
+    found = cached(services, request, look)
+    if found is None:
+        found = await computed(services, request, look)
+    return found

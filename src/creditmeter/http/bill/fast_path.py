@@ -10,12 +10,16 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 
 from ...services import Services
-from ..auth import run_read
-from .answers import ANSWERS
+from ..credit_routes import router as credit_router
+from .answers import ANSWERS, answer
 from .request import BillRequest
 from .routes import router
 
-_ROUTES = {route.path: route for route in router.routes if isinstance(route, APIRoute)}
+_ROUTES = {
+    route.path: route
+    for route in (*router.routes, *credit_router.routes)
+    if isinstance(route, APIRoute) and route.path in ANSWERS
+}
 
 
 class BillFastPath:
@@ -42,8 +46,7 @@ class BillFastPath:
     async def _answer(self, scope: Scope, _receive: Receive, send: Send) -> None:
         path = scope["path"]
         scope["route"] = _ROUTES[path]  # names the route in metrics and the access log
-        services = self.services
-        headers, body = await run_read(services.store, ANSWERS[path], services, BillRequest(scope))
+        headers, body = await answer(self.services, BillRequest(scope))
         # A copy: the headers may be a cached answer's, and middleware may add to the list.
         await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})

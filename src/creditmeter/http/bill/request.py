@@ -10,9 +10,8 @@ from ...bills import Window
 from ...days import parse_instant_param, zone
 from ...errors import InvalidInput
 from ...ids import SLUG_JSON_PATTERN, is_slug
-from ...keys import Key
-from ...services import Services
-from ..auth import RequestNotes, bearer_key, resolve_reader
+from ...looks import Look
+from ..auth import RequestNotes, looked_reader
 
 
 class BillRequest:
@@ -63,11 +62,9 @@ def slug_param(params: dict[str, str], name: str) -> str | None:
     return value
 
 
-def read_window(
-    services: Services, request: BillRequest, generation: int | None
-) -> tuple[Key, Window]:
-    """The key, then every parameter, then the access rules: the report this request may see."""
-    key = bearer_key(services, request.authorization, request.notes, generation)
+def read_window(request: BillRequest, look: Look) -> Window:
+    """Every parameter, then the access rules: the report this request, whose key its look
+    has checked, may see."""
     params = request.params
     ends = []
     for name in ("start_time", "end_time"):
@@ -77,16 +74,9 @@ def read_window(
         ends.append(parse_instant_param(name, text))
     timezone = params.get("timezone")
     tz = zone(timezone) if timezone is not None else None
-    reader = resolve_reader(
-        services.store,
-        key,
-        slug_param(params, "account_id"),
-        slug_param(params, "bot_id"),
-        services.account_cache,
-        generation,
-    )
+    reader = looked_reader(look, slug_param(params, "account_id"), slug_param(params, "bot_id"))
     request.notes["account_id"] = reader.account.id
-    return key, Window(
+    return Window(
         account_id=reader.account.id,
         bot_id=reader.bot_id,
         start_ms=ends[0],

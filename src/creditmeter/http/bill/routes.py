@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from ..auth import run_read, services_of
+from ..auth import services_of
 from ..schemas import BillTotal, DayRow
-from .answers import BillAnswer, page_answer, total_answer
+from .answers import answer
 from .parameters import ERRORS, PAGE_PARAMETERS, WINDOW_PARAMETERS, ZONE_HEADER
 from .request import BillRequest
 
 router = APIRouter(prefix="/v1/account/bill", tags=["bills"])
 
 
-async def _respond(request: Request, answer: BillAnswer) -> Response:
-    services = services_of(request)
-    headers, body = await run_read(services.store, answer, services, BillRequest(request.scope))
+async def _respond(request: Request) -> Response:
+    headers, body = await answer(services_of(request), BillRequest(request.scope))
     response = Response(body)
     response.raw_headers = list(headers)  # a copy: the headers may be a cached answer's
     return response
@@ -53,7 +52,7 @@ async def _respond(request: Request, answer: BillAnswer) -> Response:
     },
 )
 async def get_bill_page(request: Request) -> Response:
-    return await _respond(request, page_answer)
+    return await _respond(request)
 
 
 @router.get(
@@ -72,4 +71,4 @@ async def get_bill_page(request: Request) -> Response:
     },
 )
 async def get_bill_total(request: Request) -> Response:
-    return await _respond(request, total_answer)
+    return await _respond(request)

@@ -20,6 +20,7 @@ class Balance:
     overage: int
     seq: int
     grants: list[Grant]
+    low_balance_threshold: int | None = None  # the account's, now (webhooks.md)
 
     @property
     def available(self) -> int:
@@ -37,7 +38,9 @@ def balance(*, store: Store, account_id: str, at: int | None = None) -> Balance:
             grants = [Grant.of(row, now) for row in rows]
             held = sql.held(conn, account_id, now)
             overage, seq = state.overage, state.seq
+            threshold = state.threshold
         else:
+            threshold = sql.account_threshold(conn, account_id)
             last = sql.last_entry_at(conn, account_id, at)
             seq = 0 if last is None else last.seq
             overage = 0 if last is None else last.overage_after
@@ -47,7 +50,7 @@ def balance(*, store: Store, account_id: str, at: int | None = None) -> Balance:
             ]
             held = 0
     total = sum(g.remaining for g in grants if g.status in ("active", "used")) - overage
-    return Balance(account_id, total, held, overage, seq, grants)
+    return Balance(account_id, total, held, overage, seq, grants, threshold)
 
 
 @dataclass(frozen=True, slots=True)

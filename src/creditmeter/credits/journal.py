@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from ..events import Event
 from ..store import credits as sql
 from ..store.credits import EntryRow, GrantRow, State
+from ..webhooks import alerts, outbox
 from . import burndown
 from .burndown import Lot
 
@@ -31,6 +32,8 @@ class Book:
     account_id: str
     state: State
     grants: dict[str, GrantRow]  # the live ones: no expiry or void written yet
+    last_balance: int = 0  # balance_after of the last entry: where the next one starts
+    alerts: int = 0  # alert events written by this book
 
     @classmethod
     def open(cls, conn: Connection, account_id: str, now: int) -> Book:
@@ -38,6 +41,7 @@ class Book:
         book = cls(
             conn, account_id, state, {g.grant_id: g for g in sql.live_grants(conn, account_id)}
         )
+        book.last_balance = book.balance()  # the due expiries are not written yet
         book.expire(max(now, state.time))
         return book
 
@@ -147,24 +151,57 @@ class Book:
             note,
         )
         sql.append(self.conn, entry, allocations)
+        self._alert(entry)
+
+    def _alert(self, entry: EntryRow) -> None:
+        """The alert events this entry sends, in its transaction (webhooks.outbox)."""
+        state = self.state
+        state.alert, sent = alerts.crossings(
+            before=self.last_balance,
+            after=entry.balance_after,
+            threshold=state.threshold,
+            alert=state.alert,
+        )
+        self.last_balance = entry.balance_after
+        if entry.type == "expiry":
+            sent.insert(0, alerts.GRANT_EXPIRED)  # an expiry entry is a grant with credits left
+        for event_type in sent:
+            outbox.write(
+                self.conn,
+                event_type=event_type,
+                created_at=self.now,
+                account_id=self.account_id,
+                balance=entry.balance_after,
+                threshold=state.threshold,
+                seq=entry.seq,
+                grant_id=entry.grant_id,
+            )
+        self.alerts += len(sent)
 
     def close(self) -> None:
         sql.save_state(self.conn, self.account_id, self.state)
 
 
-def draw_down(conn: Connection, stored: Sequence[Event], now: int) -> None:
+def draw_down(conn: Connection, stored: Sequence[Event], now: int) -> int:
     """The ingestion hook: in the batch's own transaction, one usage entry per account for
     the events the batch stored (none for an account whose events were all duplicates).
-    Accounts are locked in id order, so concurrent batches lock alike."""
+    Accounts are locked in id order, so concurrent batches lock alike. How many alert
+    events the entries wrote."""
+    written = 0
     for account_id, events in groupby(sorted(stored, key=_ACCOUNT), key=_ACCOUNT):
         book = Book.open(conn, account_id, now)
         book.draw(list(events))
         book.close()
+        written += book.alerts
+    return written
 
 
 _ACCOUNT = attrgetter("account_id")
 
 
-def expire_due(conn: Connection, account_id: str, now: int) -> None:
-    """Writes the account's due expiry entries (the serve sweeper's verb)."""
-    Book.open(conn, account_id, now).close()
+def expire_due(conn: Connection, account_id: str, now: int) -> int:
+    """Writes the account's due expiry entries (the serve sweeper's verb); how many alert
+    events they wrote."""
+    book = Book.open(conn, account_id, now)
+    book.close()
+    return book.alerts

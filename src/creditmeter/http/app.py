@@ -35,6 +35,7 @@ from .ingest_routes import router as ingest_router
 from .ops_routes import STATIC
 from .ops_routes import router as ops_router
 from .schemas import EventBatch
+from .webhook_routes import router as webhook_router
 
 DESCRIPTION = """creditmeter records every credit an AI-bot platform charges, exactly once, and
 answers GPTBots' `GET /v1/account/bill/page`: credits per local day and per category.
@@ -98,6 +99,7 @@ def create_app(
         ingest_router,
         admin_router,
         credit_router,
+        webhook_router,
         dashboard_router,
         conversation_dashboard_router,
         ops_router,

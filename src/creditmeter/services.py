@@ -16,6 +16,7 @@ from .render import WrittenRows
 from .rollups import Sums
 from .settings import Settings
 from .store import Store, open_store
+from .webhooks.deliverer import Deliverer
 
 # A bill answer as sent: its raw response headers and its body.
 Answer = tuple[list[tuple[bytes, bytes]], bytes]
@@ -40,6 +41,7 @@ class Services:
     page_cache: GenerationCache[PageQuestion, CachedPage]
     day_cache: GenerationCache[DaysOf, dict[date, Sums]]
     written_rows: WrittenRows
+    deliverer: Deliverer  # run by `serve`'s lifespan; poked after commits that wrote alerts
 
     @classmethod
     def build(
@@ -54,6 +56,7 @@ class Services:
         `writer_process`, a SQLite file opened here is written by a process of its own."""
         owned = store is None
         the_store = store or open_store(settings)
+        metrics = Metrics()
         return cls(
             settings=settings,
             store=the_store,
@@ -64,7 +67,7 @@ class Services:
                 writer_process=writer_process and owned,
                 resends=resends,
             ),
-            metrics=Metrics(),
+            metrics=metrics,
             read_limiter=RateLimiter(settings.read_rate_limit),
             platform_limiter=RateLimiter(settings.platform_rate_limit),
             key_cache=KeyCache(),
@@ -73,6 +76,7 @@ class Services:
             # Whole days' credits per account, bot and zone: at most 64 x 1024 days.
             day_cache=GenerationCache(64),
             written_rows=WrittenRows(),
+            deliverer=Deliverer(the_store, settings, metrics),
         )
 
     def close(self) -> None:

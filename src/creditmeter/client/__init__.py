@@ -37,6 +37,7 @@ from .models import (
     NewKey,
     UsageEvent,
 )
+from .webhooks import InvalidWebhook, WebhookEvent, verify_webhook
 
 __all__ = [
     "Account",
@@ -57,6 +58,7 @@ __all__ = [
     "IngestResult",
     "Instant",
     "InvalidInput",
+    "InvalidWebhook",
     "Key",
     "MethodNotAllowed",
     "NewKey",
@@ -70,4 +72,6 @@ __all__ = [
     "StoreUnavailable",
     "Unauthorized",
     "UsageEvent",
+    "WebhookEvent",
+    "verify_webhook",
 ]

@@ -1,4 +1,5 @@
-"""The operator's commands: `creditmeter serve|accounts|keys|demo|import|report|db`."""
+"""The operator's commands: `creditmeter serve|accounts|keys|demo|import|report|db`
+(grants and balance in credits_cli, webhooks in webhooks_cli)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import click
 from pydantic import ValidationError
 from rich.table import Table
 
-from . import accounts, credits_cli, demo, keys, portal
+from . import accounts, credits_cli, demo, keys, portal, webhooks_cli
 from .bills import Window, bill_page
 from .categories import CATEGORIES
 from .cli_support import (
@@ -407,3 +408,4 @@ def report(
 
 main.add_command(credits_cli.grants_group)
 main.add_command(credits_cli.balance_command)
+main.add_command(webhooks_cli.webhooks_group)

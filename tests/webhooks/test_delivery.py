@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from creditmeter.client import Client
 from creditmeter.clock import now_ms
 from creditmeter.store import webhooks as sql
 from tests.support.receiver import Receiver, receiving
@@ -73,29 +74,48 @@ def test_failing_twice_then_the_third_attempt_with_the_same_id(tmp_path: Path) -
         stamps = [int(r.headers["webhook-timestamp"]) for r in receiver.requests()]
         assert stamps == sorted(stamps)
         assert len(w.verified(receiver)) == 3  # each attempt signed afresh
+        samples = s.metrics()
+        assert samples['creditmeter_webhook_attempts_total{answer="5xx"}'] == 2
+        assert samples['creditmeter_webhook_attempts_total{answer="2xx"}'] == 1
+        assert samples['creditmeter_webhook_deliveries_total{outcome="retried"}'] == 2
+        assert samples['creditmeter_webhook_deliveries_total{outcome="delivered"}'] == 1
+        assert samples["creditmeter_webhook_queue_depth"] == 0
+        assert samples["creditmeter_webhook_oldest_pending_age_seconds"] == 0
 
 
 def test_the_schedule_spent_fails_then_redelivery(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     receiver = Receiver(status=500)
-    with receiving(receiver), world(url, receiver) as w, serve(url, tmp_path / "log") as s:
+    with (
+        receiving(receiver),
+        world(url, receiver) as w,
+        serve(url, tmp_path / "log") as s,
+        Client(s.base_url, w.admin) as admin,
+    ):
         w.grant(s, "g", 11)
         w.ingest_events(s, [("e1", Decimal(2))])
-        wait_until(lambda: w.deliveries(s)[0]["state"] == "failed", timeout=30, what="failed")
+
+        def state() -> str:
+            return admin.webhook_deliveries(w.endpoint_id)[0].state
+
+        wait_until(lambda: state() == "failed", timeout=30, what="failed")
         assert len(receiver.requests()) == 3  # two delays: three attempts
-        (failed,) = w.deliveries(s)
-        assert (failed["attempts"], failed["last_status"]) == (3, 500)
+        (failed,) = admin.webhook_deliveries(w.endpoint_id)
+        assert (failed.attempts, failed.last_status, failed.last_excerpt) == (3, 500, "not now")
         receiver.status = 200
-        answer = httpx.post(
-            f"{s.base_url}/v1/admin/webhooks/events/{failed['event_id']}/redeliver",
-            headers={"Authorization": f"Bearer {w.admin}"},
-        )
-        assert answer.json() == {"event_id": failed["event_id"], "queued": 1}
-        wait_until(
-            lambda: w.deliveries(s)[0]["state"] == "delivered", timeout=30, what="redelivered"
-        )
-        assert {r.headers["webhook-id"] for r in receiver.requests()} == {failed["event_id"]}
-        assert w.deliveries(s)[0]["attempts"] == 4
+        assert admin.redeliver_webhook(failed.event_id) == 1
+        wait_until(lambda: state() == "delivered", timeout=30, what="redelivered")
+        assert {r.headers["webhook-id"] for r in receiver.requests()} == {failed.event_id}
+        assert admin.webhook_deliveries(w.endpoint_id)[0].attempts == 4
+        assert admin.redeliver_webhook(failed.event_id) == 0  # delivered: nothing to redo
+        (endpoint,) = admin.list_webhooks()
+        assert (endpoint.id, endpoint.status, endpoint.secret) == (w.endpoint_id, "enabled", None)
+        made = admin.create_webhook(receiver.url, events=["credits.grant_expired"])
+        assert made.secret is not None
+        assert made.events == ("credits.grant_expired",)
+        assert admin.delete_webhook(made.id).id == made.id
+        account = admin.create_account("other", low_balance_threshold=Decimal("2.5"))
+        assert account.low_balance_threshold == Decimal("2.5")
 
 
 def test_410_disables_the_endpoint(tmp_path: Path) -> None:

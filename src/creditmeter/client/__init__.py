@@ -37,7 +37,13 @@ from .models import (
     NewKey,
     UsageEvent,
 )
-from .webhooks import InvalidWebhook, WebhookEvent, verify_webhook
+from .webhooks import (
+    InvalidWebhook,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    verify_webhook,
+)
 
 __all__ = [
     "Account",
@@ -72,6 +78,8 @@ __all__ = [
     "StoreUnavailable",
     "Unauthorized",
     "UsageEvent",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "WebhookEvent",
     "verify_webhook",
 ]

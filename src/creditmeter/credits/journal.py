@@ -6,7 +6,7 @@ is due, so an expiry entry always comes before any later entry of that account."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from operator import attrgetter
 
@@ -33,7 +33,8 @@ class Book:
     state: State
     grants: dict[str, GrantRow]  # the live ones: no expiry or void written yet
     last_balance: int = 0  # balance_after of the last entry: where the next one starts
-    alerts: int = 0  # alert events written by this book
+    alerts: int = 0  # alert events decided by this book
+    pending: list[outbox.Alert] = field(default_factory=list)  # not written yet
 
     @classmethod
     def open(cls, conn: Connection, account_id: str, now: int) -> Book:
@@ -165,21 +166,27 @@ class Book:
         self.last_balance = entry.balance_after
         if entry.type == "expiry":
             sent.insert(0, alerts.GRANT_EXPIRED)  # an expiry entry is a grant with credits left
-        for event_type in sent:
-            outbox.write(
-                self.conn,
-                event_type=event_type,
-                created_at=self.now,
-                account_id=self.account_id,
-                balance=entry.balance_after,
-                threshold=state.threshold,
-                seq=entry.seq,
-                grant_id=entry.grant_id,
+        self.pending += [
+            outbox.Alert(
+                event_type,
+                self.now,
+                self.account_id,
+                entry.balance_after,
+                state.threshold,
+                entry.seq,
+                entry.grant_id,
             )
+            for event_type in sent
+        ]
         self.alerts += len(sent)
 
-    def close(self) -> None:
+    def close(self, *, write_alerts: bool = True) -> None:
+        """Saves the journal head and writes the alerts decided (webhooks.outbox); without
+        `write_alerts` the caller writes `pending` itself, before its commit."""
         sql.save_state(self.conn, self.account_id, self.state)
+        if write_alerts:
+            outbox.write_all(self.conn, self.pending)
+            self.pending = []
 
 
 def draw_down(conn: Connection, stored: Sequence[Event], now: int) -> int:
@@ -187,13 +194,14 @@ def draw_down(conn: Connection, stored: Sequence[Event], now: int) -> int:
     the events the batch stored (none for an account whose events were all duplicates).
     Accounts are locked in id order, so concurrent batches lock alike. How many alert
     events the entries wrote."""
-    written = 0
+    alerts: list[outbox.Alert] = []
     for account_id, events in groupby(sorted(stored, key=_ACCOUNT), key=_ACCOUNT):
         book = Book.open(conn, account_id, now)
         book.draw(list(events))
-        book.close()
-        written += book.alerts
-    return written
+        book.close(write_alerts=False)
+        alerts += book.pending
+    outbox.write_all(conn, alerts)  # the batch's alerts together
+    return len(alerts)
 
 
 _ACCOUNT = attrgetter("account_id")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from .dialect import dialect_of, run
 from .tables import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events
 
 # Set on a connection whose transaction wrote alert events: its Store wakes the deliverer
@@ -121,49 +122,37 @@ def disable_endpoint(conn: Connection, endpoint_id: str, now: int, why: str) -> 
     )
 
 
-def subscribers(conn: Connection, event_type: str) -> list[str]:
-    """The enabled endpoints subscribed to `event_type`."""
-    query = select(webhook_endpoints.c.id, webhook_endpoints.c.events).where(
-        webhook_endpoints.c.status == ENABLED
+def enabled_subscriptions(conn: Connection) -> list[tuple[str, tuple[str, ...]]]:
+    """(id, types) of every enabled endpoint."""
+    rows = run(
+        conn, "SELECT id, events FROM webhook_endpoints WHERE status = 'enabled' ORDER BY id"
     )
-    return [id_ for id_, events in conn.execute(query) if event_type in events.split(",")]
+    return [(id_, tuple(events.split(","))) for id_, events in rows]
 
 
-def insert_event(
+def insert_events(
     conn: Connection,
-    *,
-    event_id: str,
-    event_type: str,
-    created_at: int,
-    account_id: str,
-    payload: str,
-    endpoint_ids: Sequence[str],
+    events: Sequence[tuple[str, str, int, str, str]],
+    deliveries: Sequence[tuple[str, str, int]],
 ) -> None:
-    """The event and one pending delivery per endpoint, due at once."""
-    conn.execute(
-        insert(webhook_events).values(
-            id=event_id,
-            type=event_type,
-            created_at=created_at,
-            account_id=account_id,
-            payload=payload,
+    """Events (id, type, created_at, account_id, payload) and their deliveries (endpoint_id,
+    event_id, created_at), pending and due at once: one statement per table."""
+    mark = dialect_of(conn).placeholder
+    if events:
+        row = "(" + ", ".join([mark] * 5) + ")"
+        run(
+            conn,
+            "INSERT INTO webhook_events (id, type, created_at, account_id, payload) VALUES "
+            + ", ".join([row] * len(events)),
+            [v for event in events for v in event],
         )
-    )
-    if endpoint_ids:
-        conn.execute(
-            insert(webhook_deliveries),
-            [
-                {
-                    "endpoint_id": endpoint_id,
-                    "event_id": event_id,
-                    "created_at": created_at,
-                    "state": PENDING,
-                    "attempts": 0,
-                    "round_attempts": 0,
-                    "next_attempt_at": created_at,
-                }
-                for endpoint_id in endpoint_ids
-            ],
+    if deliveries:
+        row = f"({mark}, {mark}, {mark}, 'pending', 0, 0, {mark})"
+        run(
+            conn,
+            "INSERT INTO webhook_deliveries (endpoint_id, event_id, created_at, state, attempts,"
+            " round_attempts, next_attempt_at) VALUES " + ", ".join([row] * len(deliveries)),
+            [v for e, i, c in deliveries for v in (e, i, c, c)],
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Final
 
 from sqlalchemy import Connection
 
@@ -21,6 +22,7 @@ class Account:
     name: str
     timezone: str
     created_at: int
+    low_balance_threshold: int | None = None  # micro-credits (webhooks.md)
 
 
 def stored_account(conn: Connection, account_id: str) -> Account | None:
@@ -33,12 +35,23 @@ def check_name(name: str) -> str:
     return check_label("name", name, max_length=ACCOUNT_NAME_MAX)
 
 
+# Keeps a PATCH's "not given" apart from null (which clears the threshold).
+UNCHANGED: Final = -1
+
+
 def create_account(
-    *, store: Store, account_id: str, name: str | None = None, timezone: str = "UTC"
+    *,
+    store: Store,
+    account_id: str,
+    name: str | None = None,
+    timezone: str = "UTC",
+    low_balance_threshold: int | None = None,
 ) -> Account:
     check_slug("id", account_id)
     zone(timezone)
-    account = Account(account_id, check_name(name or account_id), timezone, now_ms())
+    account = Account(
+        account_id, check_name(name or account_id), timezone, now_ms(), low_balance_threshold
+    )
     with store.write() as conn:
         if not directory.insert_account(conn, asdict(account)):
             raise Conflict(f"account {account_id!r} already exists")
@@ -55,10 +68,19 @@ def get_account(*, store: Store, account_id: str) -> Account:
 
 
 def update_account(
-    *, store: Store, account_id: str, name: str | None = None, timezone: str | None = None
+    *,
+    store: Store,
+    account_id: str,
+    name: str | None = None,
+    timezone: str | None = None,
+    low_balance_threshold: int | None = UNCHANGED,
 ) -> Account:
+    """Changes the fields given; `low_balance_threshold` None clears it. A new threshold
+    decides from the account's next journal entry on (a change alone sends no alert)."""
     check_slug("account_id", account_id)
-    changes: dict[str, str] = {}
+    changes: dict[str, str | int | None] = {}
+    if low_balance_threshold != UNCHANGED:
+        changes["low_balance_threshold"] = low_balance_threshold
     if name is not None:
         changes["name"] = check_name(name)
     if timezone is not None:

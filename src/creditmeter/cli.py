@@ -1,4 +1,5 @@
-"""The operator's commands: `creditmeter serve|accounts|keys|demo|import|report|db`."""
+"""The operator's commands: `creditmeter serve|accounts|keys|demo|import|report|db`
+(grants and balance in credits_cli, webhooks in webhooks_cli)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import click
 from pydantic import ValidationError
 from rich.table import Table
 
-from . import accounts, credits_cli, demo, keys, portal
+from . import accounts, credits_cli, demo, keys, portal, webhooks_cli
 from .bills import Window, bill_page
 from .categories import CATEGORIES
 from .cli_support import (
@@ -28,6 +29,7 @@ from .cli_support import (
     store_of,
 )
 from .clock import now_ms
+from .credits import inputs
 from .days import dates_ms, day_start_ms, local_date, zone
 from .demo_load import load_demo
 from .ids import check_slug
@@ -118,14 +120,31 @@ def accounts_group() -> None:
 @click.argument("account_id")
 @click.option("--name", help="Display name; default the id.")
 @click.option("--timezone", default="UTC", show_default=True, help="IANA zone its days are in.")
+@click.option(
+    "--low-balance-threshold",
+    "threshold",
+    help="Credits: credits.balance_low fires when the balance goes below it.",
+)
 @click.pass_context
 @friendly
-def accounts_create(ctx: click.Context, account_id: str, name: str | None, timezone: str) -> None:
+def accounts_create(
+    ctx: click.Context, account_id: str, name: str | None, timezone: str, threshold: str | None
+) -> None:
     """Create account ACCOUNT_ID."""
+    micro = None
+    if threshold is not None:
+        micro = inputs.credits(
+            "--low-balance-threshold", threshold, inputs.MAX_GRANT_MICRO, positive=False
+        )
     account = accounts.create_account(
-        store=store_of(ctx), account_id=account_id, name=name, timezone=timezone
+        store=store_of(ctx),
+        account_id=account_id,
+        name=name,
+        timezone=timezone,
+        low_balance_threshold=micro,
     )
-    click.echo(f"created account {account.id} ({account.name}, {account.timezone})")
+    below = "" if micro is None else f", alerts below {format_credits(micro)} credits"
+    click.echo(f"created account {account.id} ({account.name}, {account.timezone}{below})")
 
 
 @accounts_group.command("list")
@@ -389,3 +408,4 @@ def report(
 
 main.add_command(credits_cli.grants_group)
 main.add_command(credits_cli.balance_command)
+main.add_command(webhooks_cli.webhooks_group)

@@ -8,10 +8,13 @@ is first imported); any worker's `/metrics` then answers for all of them togethe
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from .ingest import IngestResult
 
@@ -56,6 +59,18 @@ class Metrics:
             ["error"],
             registry=self.registry,
         )
+        self.webhook_deliveries = Counter(
+            "creditmeter_webhook_deliveries",
+            "Webhook attempts by what became of the delivery: delivered, retried, failed",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_attempts = Counter(
+            "creditmeter_webhook_attempts",
+            "Webhook attempts by answer: 2xx, 3xx, 4xx, 5xx, or none (refused, timeout)",
+            ["answer"],
+            registry=self.registry,
+        )
         self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         # The labelled children of each (method, route, status): labels() costs more than
         # the sample itself. It grows as the metrics themselves do, one per label set.
@@ -86,9 +101,47 @@ class Metrics:
     def store_error(self, error: str) -> None:
         self.store_errors.labels(error).inc()
 
-    def render(self) -> bytes:
+    def webhook_attempt(self, status: int | None) -> None:
+        self.webhook_attempts.labels("none" if status is None else f"{status // 100}xx").inc()
+
+    def webhook_delivery(self, outcome: str) -> None:
+        self.webhook_deliveries.labels(outcome).inc()
+
+    def render(self, webhook_queue: tuple[int, float] | None = None) -> bytes:
+        """The samples; with `webhook_queue` (pending deliveries, age in seconds of the
+        oldest), read from the store at each scrape, the gauges of the queue too."""
         if self.multiprocess_dir:  # every worker's samples, from their files
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+            text = generate_latest(registry)
+        else:
+            text = generate_latest(self.registry)
+        if webhook_queue is None:
+            return text
+        return text + _queue_gauges(*webhook_queue)
+
+
+def _queue_gauges(depth: int, oldest_age_s: float) -> bytes:
+    """The store's queue as gauges of a registry of their own: the store holds the truth
+    for every process, nothing to add up across workers (and no multi-process files)."""
+    registry = CollectorRegistry()
+    registry.register(_Queue(depth, oldest_age_s))
+    return generate_latest(registry)
+
+
+class _Queue(Collector):
+    def __init__(self, depth: int, oldest_age_s: float):
+        self.depth = depth
+        self.oldest_age_s = oldest_age_s
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "creditmeter_webhook_queue_depth",
+            "Webhook deliveries pending (every process)",
+            value=self.depth,
+        )
+        yield GaugeMetricFamily(
+            "creditmeter_webhook_oldest_pending_age_seconds",
+            "Age of the oldest pending webhook delivery; 0 when none is pending",
+            value=self.oldest_age_s,
+        )

@@ -17,6 +17,7 @@ from .render import WrittenRows
 from .rollups import Sums
 from .settings import Settings
 from .store import Store, open_store
+from .webhooks.deliverer import Deliverer
 
 # A bill answer as sent: its raw response headers and its body.
 Answer = tuple[list[tuple[bytes, bytes]], bytes]
@@ -47,6 +48,7 @@ class Services:
     # An account's balance now as sent, and the instant it stops being good (an expiry).
     balance_cache: GenerationCache[str, tuple[int | None, bytes]]
     written_rows: WrittenRows
+    deliverer: Deliverer  # run by `serve`'s lifespan; poked after commits that wrote alerts
 
     @classmethod
     def build(
@@ -61,6 +63,7 @@ class Services:
         `writer_process`, a SQLite file opened here is written by a process of its own."""
         owned = store is None
         the_store = store or open_store(settings)
+        metrics = Metrics()
         return cls(
             settings=settings,
             store=the_store,
@@ -71,7 +74,7 @@ class Services:
                 writer_process=writer_process and owned,
                 resends=resends,
             ),
-            metrics=Metrics(),
+            metrics=metrics,
             read_limiter=RateLimiter(settings.read_rate_limit),
             platform_limiter=RateLimiter(settings.platform_rate_limit),
             key_cache=KeyCache(),
@@ -83,6 +86,7 @@ class Services:
             look_cache=GenerationCache(4096),
             list_cache=GenerationCache(1024),
             written_rows=WrittenRows(),
+            deliverer=Deliverer(the_store, settings, metrics),
         )
 
     def close(self) -> None:

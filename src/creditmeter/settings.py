@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -116,3 +116,49 @@ class Settings(BaseSettings):
         description="The address users reach the service at, used in the URLs the demo prints "
         "and in portal links (`POST /v1/admin/accounts/{id}/portal-tokens`).",
     )
+    webhook_delivery: bool = Field(
+        True,
+        description="`serve` only: whether this process runs a webhook deliverer (`on` or "
+        "`off`). Every worker may run one; each delivery is attempted by one at a time.",
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Allow webhook URLs that resolve to loopback, private, link-local, "
+        "unspecified or multicast addresses (checked at registration and at every attempt). "
+        "For tests and closed networks only.",
+    )
+    webhook_retry_schedule: str = Field(
+        "5,300,1800,7200,18000,36000,36000",
+        description="Seconds between webhook attempts, comma-separated; each delay gets up "
+        "to 10% jitter and a longer `Retry-After` wins. N delays give N + 1 attempts, then "
+        "the delivery is `failed`.",
+    )
+    webhook_timeout_s: float = Field(
+        10, gt=0, le=300, description="How long one webhook attempt may take in all."
+    )
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _delays(cls, value: str) -> str:
+        retry_delays(value)
+        return value
+
+    @property
+    def webhook_retry_delays(self) -> list[float]:
+        return retry_delays(self.webhook_retry_schedule)
+
+
+def retry_delays(schedule: str) -> list[float]:
+    """`5,300,1800` -> [5.0, 300.0, 1800.0]; ValueError unless each is a number >= 0."""
+    if not schedule.strip():
+        return []
+    delays = []
+    for part in schedule.split(","):
+        try:
+            delay = float(part)
+        except ValueError:
+            raise ValueError(f"{part.strip()!r} is not a number of seconds") from None
+        if not 0 <= delay <= 7 * 86400:
+            raise ValueError("each delay must be from 0 to 604800 seconds")
+        delays.append(delay)
+    return delays

@@ -37,6 +37,13 @@ from .models import (
     NewKey,
     UsageEvent,
 )
+from .webhooks import (
+    InvalidWebhook,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    verify_webhook,
+)
 
 __all__ = [
     "Account",
@@ -57,6 +64,7 @@ __all__ = [
     "IngestResult",
     "Instant",
     "InvalidInput",
+    "InvalidWebhook",
     "Key",
     "MethodNotAllowed",
     "NewKey",
@@ -70,4 +78,8 @@ __all__ = [
     "StoreUnavailable",
     "Unauthorized",
     "UsageEvent",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "verify_webhook",
 ]

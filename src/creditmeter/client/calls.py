@@ -311,8 +311,16 @@ def json_body(fields: Mapping[str, Any]) -> bytes:
     return json.dumps({k: v for k, v in fields.items() if v is not None}).encode()
 
 
-def create_account(account_id: str, name: str | None, timezone: str | None) -> Plan[Account]:
-    body = json_body({"id": account_id, "name": name, "timezone": timezone})
+def create_account(
+    account_id: str,
+    name: str | None,
+    timezone: str | None,
+    low_balance_threshold: Decimal | int | str | None = None,
+) -> Plan[Account]:
+    threshold = None if low_balance_threshold is None else str(low_balance_threshold)
+    body = json_body(
+        {"id": account_id, "name": name, "timezone": timezone, "low_balance_threshold": threshold}
+    )
     response = yield Call("POST", "/v1/admin/accounts", body=body, idempotent=False)
     return Account.from_json(read_json(response))
 
@@ -327,8 +335,14 @@ def list_accounts() -> Plan[list[Account]]:
     return [Account.from_json(item) for item in read_json(response)]
 
 
-def update_account(account_id: str, name: str | None, timezone: str | None) -> Plan[Account]:
-    body = json_body({"name": name, "timezone": timezone})
+def update_account(
+    account_id: str,
+    name: str | None,
+    timezone: str | None,
+    low_balance_threshold: Decimal | int | str | None = None,
+) -> Plan[Account]:
+    threshold = None if low_balance_threshold is None else str(low_balance_threshold)
+    body = json_body({"name": name, "timezone": timezone, "low_balance_threshold": threshold})
     response = yield Call("PATCH", f"/v1/admin/accounts/{path_segment(account_id)}", body=body)
     return Account.from_json(read_json(response))
 

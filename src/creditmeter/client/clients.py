@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self
 
@@ -19,6 +20,7 @@ from .conversations import ConversationCredits, RunCredits
 from .credits import AsyncCreditVerbs, CreditVerbs
 from .errors import error_from, retry_after
 from .models import Account, BillTotal, DayRow, IngestResult, Key, NewKey
+from .webhooks import AsyncWebhookVerbs, WebhookVerbs
 
 _DEFAULT_RETRY = RetryPolicy()
 
@@ -59,7 +61,7 @@ class _Verbs:
         return calls.BillWindow(start, end, timezone, bot_id, account_id, self._zones)
 
 
-class Client(_Verbs, CreditVerbs):
+class Client(_Verbs, CreditVerbs, WebhookVerbs):
     """creditmeter's API from synchronous code.
 
     >>> with Client("http://127.0.0.1:8000", "cmr_...") as meter:  # doctest: +SKIP
@@ -205,9 +207,14 @@ class Client(_Verbs, CreditVerbs):
     # --- administration (a platform key with scope admin) --------------------------------
 
     def create_account(
-        self, account_id: str, *, name: str | None = None, timezone: str | None = None
+        self,
+        account_id: str,
+        *,
+        name: str | None = None,
+        timezone: str | None = None,
+        low_balance_threshold: Decimal | int | str | None = None,
     ) -> Account:
-        return self._run(calls.create_account(account_id, name, timezone))
+        return self._run(calls.create_account(account_id, name, timezone, low_balance_threshold))
 
     def get_account(self, account_id: str) -> Account:
         return self._run(calls.get_account(account_id))
@@ -216,9 +223,15 @@ class Client(_Verbs, CreditVerbs):
         return self._run(calls.list_accounts())
 
     def update_account(
-        self, account_id: str, *, name: str | None = None, timezone: str | None = None
+        self,
+        account_id: str,
+        *,
+        name: str | None = None,
+        timezone: str | None = None,
+        low_balance_threshold: Decimal | int | str | None = None,
     ) -> Account:
-        return self._run(calls.update_account(account_id, name, timezone))
+        """Changes the fields given (a threshold cannot be cleared here: PATCH it to null)."""
+        return self._run(calls.update_account(account_id, name, timezone, low_balance_threshold))
 
     def create_key(
         self,
@@ -238,7 +251,7 @@ class Client(_Verbs, CreditVerbs):
         return self._run(calls.revoke_key(key_id))
 
 
-class AsyncClient(_Verbs, AsyncCreditVerbs):
+class AsyncClient(_Verbs, AsyncCreditVerbs, AsyncWebhookVerbs):
     """`Client`'s verbs for asyncio code: the same arguments, awaited."""
 
     def __init__(
@@ -362,9 +375,16 @@ class AsyncClient(_Verbs, AsyncCreditVerbs):
         return await self._run(calls.ingest(events))
 
     async def create_account(
-        self, account_id: str, *, name: str | None = None, timezone: str | None = None
+        self,
+        account_id: str,
+        *,
+        name: str | None = None,
+        timezone: str | None = None,
+        low_balance_threshold: Decimal | int | str | None = None,
     ) -> Account:
-        return await self._run(calls.create_account(account_id, name, timezone))
+        return await self._run(
+            calls.create_account(account_id, name, timezone, low_balance_threshold)
+        )
 
     async def get_account(self, account_id: str) -> Account:
         return await self._run(calls.get_account(account_id))
@@ -373,9 +393,17 @@ class AsyncClient(_Verbs, AsyncCreditVerbs):
         return await self._run(calls.list_accounts())
 
     async def update_account(
-        self, account_id: str, *, name: str | None = None, timezone: str | None = None
+        self,
+        account_id: str,
+        *,
+        name: str | None = None,
+        timezone: str | None = None,
+        low_balance_threshold: Decimal | int | str | None = None,
     ) -> Account:
-        return await self._run(calls.update_account(account_id, name, timezone))
+        """Changes the fields given (a threshold cannot be cleared here: PATCH it to null)."""
+        return await self._run(
+            calls.update_account(account_id, name, timezone, low_balance_threshold)
+        )
 
     async def create_key(
         self,

@@ -128,14 +128,17 @@ class Account:
     name: str
     timezone: str
     created_at: int  # ms since the epoch, as the API writes it
+    low_balance_threshold: Decimal | None = None  # credits.balance_low fires below it
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Account:
+        threshold = body.get("low_balance_threshold")
         return cls(
             id=body["id"],
             name=body["name"],
             timezone=body["timezone"],
             created_at=body["created_at"],
+            low_balance_threshold=None if threshold is None else Decimal(threshold),
         )
 
 

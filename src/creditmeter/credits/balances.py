@@ -20,6 +20,7 @@ class Balance:
     overage: int
     seq: int
     grants: list[Grant]
+    low_balance_threshold: int | None = None  # the account's, now (webhooks.md)
 
     @property
     def available(self) -> int:
@@ -34,6 +35,7 @@ def balance(*, store: Store, account_id: str, at: int | None = None) -> Balance:
         return balance_now(store=store, account_id=account_id, now=now)[0]
     with store.read() as conn:
         rows = sql.grants(conn, account_id)
+        threshold = sql.account_threshold(conn, account_id)
         last = sql.last_entry_at(conn, account_id, at)
         seq = 0 if last is None else last.seq
         overage = 0 if last is None else last.overage_after
@@ -43,7 +45,7 @@ def balance(*, store: Store, account_id: str, at: int | None = None) -> Balance:
         ]
         held = 0
     total = sum(g.remaining for g in grants if g.status in ("active", "used")) - overage
-    return Balance(account_id, total, held, overage, seq, grants)
+    return Balance(account_id, total, held, overage, seq, grants, threshold)
 
 
 def balance_now(
@@ -63,7 +65,7 @@ def balance_now(
     if hold_ends is not None:
         ends.append(hold_ends)
     total = sum(g.remaining for g in grants if g.status in ("active", "used")) - state.overage
-    found = Balance(account_id, total, held, state.overage, state.seq, grants)
+    found = Balance(account_id, total, held, state.overage, state.seq, grants, state.threshold)
     return found, min(ends) if ends else None
 
 

@@ -6,7 +6,7 @@ is due, so an expiry entry always comes before any later entry of that account."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import groupby
 from operator import attrgetter
 
@@ -16,6 +16,7 @@ from ..events import Event
 from ..store import credits as sql
 from ..store import revisions
 from ..store.credits import EntryRow, GrantRow, State
+from ..webhooks import alerts, outbox
 from . import burndown
 from .burndown import Lot
 
@@ -32,6 +33,9 @@ class Book:
     account_id: str
     state: State
     grants: dict[str, GrantRow]  # the live ones: no expiry or void written yet
+    last_balance: int = 0  # balance_after of the last entry: where the next one starts
+    alerts: int = 0  # alert events decided by this book
+    pending: list[outbox.Alert] = field(default_factory=list)  # not written yet
 
     @classmethod
     def open(cls, conn: Connection, account_id: str, now: int, *, bumped: bool = False) -> Book:
@@ -44,6 +48,7 @@ class Book:
         book = cls(
             conn, account_id, state, {g.grant_id: g for g in sql.live_grants(conn, account_id)}
         )
+        book.last_balance = book.balance()  # the due expiries are not written yet
         book.expire(max(now, state.time))
         return book
 
@@ -153,24 +158,64 @@ class Book:
             note,
         )
         sql.append(self.conn, entry, allocations)
+        self._alert(entry)
 
-    def close(self) -> None:
+    def _alert(self, entry: EntryRow) -> None:
+        """The alert events this entry sends, in its transaction (webhooks.outbox)."""
+        state = self.state
+        state.alert, sent = alerts.crossings(
+            before=self.last_balance,
+            after=entry.balance_after,
+            threshold=state.threshold,
+            alert=state.alert,
+        )
+        self.last_balance = entry.balance_after
+        if entry.type == "expiry":
+            sent.insert(0, alerts.GRANT_EXPIRED)  # an expiry entry is a grant with credits left
+        self.pending += [
+            outbox.Alert(
+                event_type,
+                self.now,
+                self.account_id,
+                entry.balance_after,
+                state.threshold,
+                entry.seq,
+                entry.grant_id,
+            )
+            for event_type in sent
+        ]
+        self.alerts += len(sent)
+
+    def close(self, *, write_alerts: bool = True) -> None:
+        """Saves the journal head and writes the alerts decided (webhooks.outbox); without
+        `write_alerts` the caller writes `pending` itself, before its commit."""
         sql.save_state(self.conn, self.account_id, self.state)
+        if write_alerts:
+            outbox.write_all(self.conn, self.pending)
+            self.pending = []
 
 
-def draw_down(conn: Connection, stored: Sequence[Event], now: int) -> None:
+def draw_down(conn: Connection, stored: Sequence[Event], now: int) -> int:
     """The ingestion hook: in the batch's own transaction, one usage entry per account for
     the events the batch stored (none for an account whose events were all duplicates).
-    Accounts are locked in id order, so concurrent batches lock alike."""
+    Accounts are locked in id order, so concurrent batches lock alike. How many alert
+    events the entries wrote."""
+    alerts: list[outbox.Alert] = []
     for account_id, events in groupby(sorted(stored, key=_ACCOUNT), key=_ACCOUNT):
         book = Book.open(conn, account_id, now, bumped=True)  # by ingest.turn / postgres
         book.draw(list(events))
-        book.close()
+        book.close(write_alerts=False)
+        alerts += book.pending
+    outbox.write_all(conn, alerts)  # the batch's alerts together
+    return len(alerts)
 
 
 _ACCOUNT = attrgetter("account_id")
 
 
-def expire_due(conn: Connection, account_id: str, now: int) -> None:
-    """Writes the account's due expiry entries (the serve sweeper's verb)."""
-    Book.open(conn, account_id, now).close()
+def expire_due(conn: Connection, account_id: str, now: int) -> int:
+    """Writes the account's due expiry entries (the serve sweeper's verb); how many alert
+    events they wrote."""
+    book = Book.open(conn, account_id, now)
+    book.close()
+    return book.alerts

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from .. import accounts, keys
+from .. import accounts, jsonbody, keys
+from ..accounts import UNCHANGED, Account
+from ..credits import inputs
 from ..keys import Key
 from .auth import AdminKey, StoreDep
+from .credit_json import Credits, dumps
 from .schemas import AccountIn, AccountOut, AccountPatch, Error, KeyIn, KeyOut, NewKeyOut
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -32,34 +37,78 @@ def _key_out(record: Key) -> KeyOut:
     return KeyOut(**fields)
 
 
+def _account(account: Account, status: int = 200) -> Response:
+    return Response(dumps(_account_fields(account)), status, media_type="application/json")
+
+
+def _account_fields(account: Account) -> dict[str, Any]:
+    threshold = account.low_balance_threshold
+    return {
+        "id": account.id,
+        "name": account.name,
+        "timezone": account.timezone,
+        "created_at": account.created_at,
+        "low_balance_threshold": None if threshold is None else Credits(threshold),
+    }
+
+
+async def _threshold(request: Request) -> int | None:
+    """The body's low_balance_threshold, read exactly from the body as sent (a JSON number
+    keeps every digit there); UNCHANGED when absent."""
+    document = jsonbody.decode(await request.body())  # parsed already: the model checked it
+    if not isinstance(document, dict) or "low_balance_threshold" not in document:
+        return UNCHANGED
+    value = document["low_balance_threshold"]
+    if value is None:
+        return None
+    return inputs.credits("low_balance_threshold", value, inputs.MAX_GRANT_MICRO, positive=False)
+
+
 @router.post(
     "/accounts", status_code=201, response_model=AccountOut, responses={**_ERRORS, **_CONFLICT}
 )
-def create_account(body: AccountIn, store: StoreDep, _key: AdminKey) -> AccountOut:
-    account = accounts.create_account(
-        store=store, account_id=body.id, name=body.name, timezone=body.timezone
+async def create_account(
+    body: AccountIn, request: Request, store: StoreDep, _key: AdminKey
+) -> Response:
+    threshold = await _threshold(request)
+    account = await run_in_threadpool(
+        lambda: accounts.create_account(
+            store=store,
+            account_id=body.id,
+            name=body.name,
+            timezone=body.timezone,
+            low_balance_threshold=None if threshold == UNCHANGED else threshold,
+        )
     )
-    return AccountOut(**asdict(account))
+    return _account(account, 201)
 
 
 @router.get("/accounts", response_model=list[AccountOut], responses=_ERRORS)
-def list_accounts(store: StoreDep, _key: AdminKey) -> list[AccountOut]:
-    return [AccountOut(**asdict(a)) for a in accounts.list_accounts(store=store)]
+def list_accounts(store: StoreDep, _key: AdminKey) -> Response:
+    found = [_account_fields(a) for a in accounts.list_accounts(store=store)]
+    return Response(dumps(found), media_type="application/json")
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut, responses=_ERRORS)
-def get_account(account_id: str, store: StoreDep, _key: AdminKey) -> AccountOut:
-    return AccountOut(**asdict(accounts.get_account(store=store, account_id=account_id)))
+def get_account(account_id: str, store: StoreDep, _key: AdminKey) -> Response:
+    return _account(accounts.get_account(store=store, account_id=account_id))
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountOut, responses=_ERRORS)
-def patch_account(
-    account_id: str, body: AccountPatch, store: StoreDep, _key: AdminKey
-) -> AccountOut:
-    account = accounts.update_account(
-        store=store, account_id=account_id, name=body.name, timezone=body.timezone
+async def patch_account(
+    account_id: str, body: AccountPatch, request: Request, store: StoreDep, _key: AdminKey
+) -> Response:
+    threshold = await _threshold(request)
+    account = await run_in_threadpool(
+        lambda: accounts.update_account(
+            store=store,
+            account_id=account_id,
+            name=body.name,
+            timezone=body.timezone,
+            low_balance_threshold=threshold,
+        )
     )
-    return AccountOut(**asdict(account))
+    return _account(account)
 
 
 @router.post(

@@ -35,6 +35,7 @@ from .ingest_routes import router as ingest_router
 from .ops_routes import STATIC
 from .ops_routes import router as ops_router
 from .schemas import EventBatch
+from .webhook_routes import router as webhook_router
 
 DESCRIPTION = """creditmeter records every credit an AI-bot platform charges, exactly once, and
 answers GPTBots' `GET /v1/account/bill/page`: credits per local day and per category.
@@ -51,6 +52,7 @@ def create_app(
     resends: ResendFilter | None = None,
     bill_fast_path: bool = True,
     sweep_expiries: bool = False,
+    deliver_webhooks: bool = False,
 ) -> FastAPI:
     """The app over `store`, or over a store opened from `settings` and closed with the app;
     everything it holds is one Services, built here. With `writer_process` (`creditmeter
@@ -58,7 +60,8 @@ def create_app(
     (ingest.writer_process). `resends`: the filter of resent events to use (a test's
     observer). Without `bill_fast_path`, FastAPI routes the bill endpoints like any other.
     With `sweep_expiries` (`creditmeter serve`), due credit expiries are written within a
-    minute (credits.expiry), by a task of the app's lifespan."""
+    minute (credits.expiry), by a task of the app's lifespan; with `deliver_webhooks`, a
+    task of the lifespan delivers alert webhooks (webhooks.deliverer)."""
     settings = settings or Settings()
     services = Services.build(settings, store=store, writer_process=writer_process, resends=resends)
 
@@ -74,11 +77,13 @@ def create_app(
         sweeper = (
             asyncio.create_task(expiry.sweep_forever(services.store)) if sweep_expiries else None
         )
+        deliverer = asyncio.create_task(services.deliverer.run()) if deliver_webhooks else None
         yield
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+        for task in (sweeper, deliverer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await services.store.close_async()
         services.close()
 
@@ -99,6 +104,7 @@ def create_app(
         ingest_router,
         admin_router,
         credit_router,
+        webhook_router,
         dashboard_router,
         conversation_dashboard_router,
         ops_router,
@@ -157,6 +163,11 @@ def factory() -> FastAPI:
 
     settings = Settings()
     configure_logging(settings)
-    app = create_app(settings, writer_process=settings.sqlite_writer_process, sweep_expiries=True)
+    app = create_app(
+        settings,
+        writer_process=settings.sqlite_writer_process,
+        sweep_expiries=True,
+        deliver_webhooks=settings.webhook_delivery,
+    )
     gctuning.settle()
     return app

@@ -55,6 +55,9 @@ def balance(b: Balance) -> dict[str, Any]:
         "overage": Credits(b.overage),
         "seq": b.seq,
         "grants": [grant(g) for g in b.grants],
+        "low_balance_threshold": (
+            None if b.low_balance_threshold is None else Credits(b.low_balance_threshold)
+        ),
     }
 
 

@@ -49,6 +49,11 @@ class BalanceOut(BaseModel):
     overage: Credits
     seq: int = Field(description="The seq of the last journal entry counted.")
     grants: list[GrantOut]
+    low_balance_threshold: Credits | None = Field(
+        None,
+        description="The account's low-balance threshold now (credits.balance_low fires "
+        "below it); null when none is set.",
+    )
 
 
 class Allocation(BaseModel):

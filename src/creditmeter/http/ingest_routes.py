@@ -70,6 +70,8 @@ async def post_events(request: Request, services: ServicesDep, _key: IngestKey) 
         metrics.rejected(size, "conflict")
         raise
     metrics.events(result)
+    if result.alerts:  # written by a writer process too: this process's deliverer wakes
+        services.deliverer.poke()
     return IngestAnswer(accepted=result.accepted, duplicates=result.duplicates)
 
 

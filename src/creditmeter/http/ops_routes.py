@@ -9,6 +9,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
+from ..clock import now_ms
+from ..store import webhooks as webhook_sql
 from ..store.engine import schema_is_current
 from .auth import ServicesDep, StoreDep
 
@@ -52,7 +54,13 @@ async def readyz(store: StoreDep) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(services: ServicesDep) -> Response:
-    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    try:
+        with services.store.read() as conn:
+            depth, oldest = webhook_sql.queue(conn)
+        queue = (depth, 0.0 if oldest is None else max(0.0, (now_ms() - oldest) / 1000))
+    except Exception:  # the store is down: the process's own samples still answer
+        queue = None
+    return Response(services.metrics.render(queue), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/docs", include_in_schema=False)

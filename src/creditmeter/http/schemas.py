@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -124,6 +124,26 @@ class IngestAnswer(BaseModel):
     duplicates: int = Field(description="Events already stored (or repeated in the batch).")
 
 
+# Credits on input: a JSON number or a decimal string, read exactly from the body itself
+# (credits.inputs); the model only documents it.
+CreditsIn = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[0-9]{1,6})?$"},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+_THRESHOLD = (
+    "Credits (at most 6 decimals, a JSON number or a string): credits.balance_low fires when "
+    "the balance goes below it. null: none."
+)
+
+
 class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -132,6 +152,7 @@ class AccountIn(BaseModel):
         None, min_length=1, max_length=200, description="Printable characters."
     )
     timezone: str = Field("UTC", description="An IANA time zone name.", examples=["Asia/Shanghai"])
+    low_balance_threshold: CreditsIn = Field(None, description=_THRESHOLD)
 
 
 class AccountPatch(BaseModel):
@@ -141,6 +162,7 @@ class AccountPatch(BaseModel):
         None, min_length=1, max_length=200, description="Printable characters."
     )
     timezone: str | None = Field(None, description="An IANA time zone name.")
+    low_balance_threshold: CreditsIn = Field(None, description=_THRESHOLD + " Absent: unchanged.")
 
 
 class AccountOut(BaseModel):
@@ -148,6 +170,9 @@ class AccountOut(BaseModel):
     name: str
     timezone: str
     created_at: int = Field(description="Milliseconds since the epoch.")
+    low_balance_threshold: Credits | None = Field(
+        description="credits.balance_low fires when the balance goes below it; null: none."
+    )
 
 
 class KeyIn(BaseModel):

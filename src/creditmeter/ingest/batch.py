@@ -37,6 +37,7 @@ PlainPrepared = tuple[
 class IngestResult:
     accepted: int
     duplicates: int
+    alerts: int = 0  # balance alert events the batch wrote (webhooks.outbox)
 
 
 def conflicting(sent: Event, stored: Event) -> bool:

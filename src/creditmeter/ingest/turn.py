@@ -54,12 +54,13 @@ def write_batch(
             raise refuse_conflicts(conflicts)
         stored = [e for e in stored if e.key not in found]
         buckets = rollups.bucket_rollups(stored)
+    alerts = 0
     if stored:
         now = clock()
-        journal.draw_down(conn, stored, now)
+        alerts = journal.draw_down(conn, stored, now)
         if prepared.holds:
             credit_holds.settle(conn, prepared.holds, {e.key for e in stored}, now)
-    result = IngestResult(len(stored), prepared.size - len(stored))
+    result = IngestResult(len(stored), prepared.size - len(stored), alerts)
     return result, stored, buckets, new_bots
 
 

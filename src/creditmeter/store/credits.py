@@ -16,11 +16,15 @@ from .tables import credit_allocations, credit_entries, credit_grants, credit_ho
 
 @dataclass(slots=True)
 class State:
-    """An account's journal head: its last seq and entry time, and its overage."""
+    """An account's journal head: its last seq and entry time, its overage and balance
+    alert (none, low, depleted); and the account's low-balance threshold (not kept here:
+    read with the head, from accounts)."""
 
     seq: int
     time: int
     overage: int
+    alert: str = "none"
+    threshold: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,10 @@ def _sql(conn: Connection, statement: str, params: Sequence[Any] = ()) -> list[t
     return run(conn, _in_dialect(statement, dialect_of(conn).placeholder), params)
 
 
+# The account's threshold, read in the statement that reads (and locks) its journal head.
+_THRESHOLD = (
+    "(SELECT low_balance_threshold FROM accounts WHERE accounts.id = credit_state.account_id)"
+)
 _GRANT_COLUMNS = ", ".join(c.name for c in credit_grants.columns)
 
 
@@ -91,7 +99,7 @@ def lock_state(conn: Connection, account_id: str) -> State:
         conn,
         "INSERT INTO credit_state (account_id, seq, time, overage) VALUES (?, 0, 0, 0)"
         " ON CONFLICT (account_id) DO UPDATE SET seq = credit_state.seq"
-        " RETURNING seq, time, overage",
+        f" RETURNING seq, time, overage, alert, {_THRESHOLD}",
         (account_id,),
     )
     return State(*rows[0])
@@ -99,16 +107,25 @@ def lock_state(conn: Connection, account_id: str) -> State:
 
 def read_state(conn: Connection, account_id: str) -> State:
     rows = _sql(
-        conn, "SELECT seq, time, overage FROM credit_state WHERE account_id = ?", (account_id,)
+        conn,
+        f"SELECT seq, time, overage, alert, {_THRESHOLD} FROM credit_state WHERE account_id = ?",
+        (account_id,),
     )
-    return State(0, 0, 0) if not rows else State(*rows[0])
+    if rows:
+        return State(*rows[0])
+    return State(0, 0, 0, threshold=account_threshold(conn, account_id))
+
+
+def account_threshold(conn: Connection, account_id: str) -> int | None:
+    rows = _sql(conn, "SELECT low_balance_threshold FROM accounts WHERE id = ?", (account_id,))
+    return rows[0][0] if rows else None
 
 
 def save_state(conn: Connection, account_id: str, state: State) -> None:
     _sql(
         conn,
-        "UPDATE credit_state SET seq = ?, time = ?, overage = ? WHERE account_id = ?",
-        (state.seq, state.time, state.overage, account_id),
+        "UPDATE credit_state SET seq = ?, time = ?, overage = ?, alert = ? WHERE account_id = ?",
+        (state.seq, state.time, state.overage, state.alert, account_id),
     )
 
 

@@ -13,7 +13,13 @@ from .dialect import dialect_of
 from .tables import accounts, api_keys, bots
 
 # The columns of accounts.Account (the table also holds the zone-change marks of day_rebuild).
-_ACCOUNT = (accounts.c.id, accounts.c.name, accounts.c.timezone, accounts.c.created_at)
+_ACCOUNT = (
+    accounts.c.id,
+    accounts.c.name,
+    accounts.c.timezone,
+    accounts.c.created_at,
+    accounts.c.low_balance_threshold,
+)
 
 
 def insert_account(conn: Connection, account: Mapping[str, object]) -> bool:
@@ -67,7 +73,9 @@ _ZONES_AS_JSON = (
 )
 
 
-def update_account(conn: Connection, account_id: str, **changes: str) -> Row[Any] | None:
+def update_account(
+    conn: Connection, account_id: str, **changes: str | int | None
+) -> Row[Any] | None:
     if changes:
         conn.execute(update(accounts).where(accounts.c.id == account_id).values(**changes))
     return get_account(conn, account_id)

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from ..settings import Settings
 from . import pg_timeouts, revisions
 from .async_reads import AsyncReads
 from .dialect import SQLITE, dialect_of, run
+from .webhooks import OUTBOX_MARK
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 CHECKPOINT_PAGES = 10_000  # SQLite's automatic checkpoint, in pages of WAL
@@ -148,6 +149,9 @@ class Store:
         self.known_bots: set[tuple[str, str]] = set()
         # PostgreSQL's reads from the event loop (look_async), made by the first of them.
         self._async_pool: AsyncReads | None = None
+        # Called (from the writing thread) after a commit that wrote alert events: the
+        # webhook deliverer's wake-up.
+        self.after_outbox: list[Callable[[], None]] = []
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -169,13 +173,27 @@ class Store:
         writer could lose for seconds; writers of this process therefore queue on a lock
         of their own first, and only one of them at a time contends with other processes."""
         if not self.is_sqlite:
-            with self.engine.connect() as conn, conn.begin():
+            with self.engine.connect() as conn, self._noting_commits(conn), conn.begin():
                 yield conn
             return
         with self.writer_turn(), self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            with conn.begin():
+            with self._noting_commits(conn), conn.begin():
                 yield conn
+
+    @contextmanager
+    def _noting_commits(self, conn: Connection) -> Iterator[None]:
+        """Calls the `after_outbox` callbacks once a transaction that wrote alert events
+        (webhooks.outbox marks its connection) has committed."""
+        conn.info.pop(OUTBOX_MARK, None)
+        try:
+            yield
+        except BaseException:
+            conn.info.pop(OUTBOX_MARK, None)
+            raise
+        if conn.info.pop(OUTBOX_MARK, None):
+            for callback in self.after_outbox:
+                callback()
 
     @property
     def is_sqlite_file(self) -> bool:

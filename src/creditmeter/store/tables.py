@@ -33,6 +33,7 @@ accounts = Table(
     # read usage_days.
     Column("zone_version", Integer, nullable=False, server_default="0"),
     Column("days_version", Integer, nullable=False, server_default="0"),
+    Column("low_balance_threshold", BigInteger, nullable=True),  # micro-credits
 )
 
 # A counter per account, bumped (store/revisions.py) in every transaction that changes
@@ -173,6 +174,8 @@ credit_state = Table(
     Column("seq", BigInteger, nullable=False),
     Column("time", BigInteger, nullable=False),
     Column("overage", BigInteger, nullable=False),
+    # The account's balance alert (none, low, depleted), decided under this row's lock.
+    Column("alert", String(8), nullable=False, server_default="none"),
 )
 
 credit_grants = Table(
@@ -235,4 +238,64 @@ credit_holds = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("ended_at", BigInteger, nullable=True),
     Index("ix_credit_holds_account", "account_id", "status"),
+)
+
+
+# Balance alerts (docs/webhooks.md): endpoints, the outbox of events written in the
+# transaction of the entry that caused them, one delivery per endpoint and event, and every
+# attempt made.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),  # the types subscribed to, comma-separated
+    Column("status", String(8), nullable=False),  # enabled, disabled
+    Column("secret", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # the body as sent on every attempt
+    Index("ix_webhook_events_account", "account_id", "created_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("endpoint_id", String(32), nullable=False),
+    Column("event_id", String(40), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("state", String(10), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),  # in all
+    Column("round_attempts", Integer, nullable=False),  # since created or redelivered
+    Column("next_attempt_at", BigInteger, nullable=False),
+    # The process attempting it, and until when its claim (lease) holds.
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_until", BigInteger, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_excerpt", Text, nullable=True),
+    Column("last_attempt_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("endpoint_id", "event_id"),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_webhook_deliveries_endpoint", "endpoint_id", "created_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("endpoint_id", String(32), nullable=False),
+    Column("event_id", String(40), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("status", Integer, nullable=True),  # None: no HTTP answer (refused, timeout)
+    Column("excerpt", Text, nullable=True),  # the start of the answer; never the secret
+    Column("duration_ms", Integer, nullable=False),
+    PrimaryKeyConstraint("endpoint_id", "event_id", "attempt"),
 )

@@ -3,14 +3,14 @@ answer of the account depends on (its usage, its credits, its zone), so that cac
 process and machine stay valid exactly while it is unchanged (docs/design.md).
 
 Revision ID: 0007_revisions
-Revises: 0005_credits
+Revises: 0006_webhooks
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_revisions"
-down_revision = "0005_credits"
+down_revision = "0006_webhooks"
 branch_labels = None
 depends_on = None
 

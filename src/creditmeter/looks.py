@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .accounts import Account
 from .cache import GenerationCache
 from .errors import Unauthorized
+from .ids import is_slug
 from .keys import Key, live, parse_token
 from .store import Store
 from .store.revisions import ACCOUNT_WIDTH, KEY_WIDTH
@@ -35,6 +36,12 @@ def _token(authorization: str) -> tuple[str, str]:
     return token, key_id
 
 
+def _named(account_id: str | None) -> str | None:
+    """The account a request names, as the store is asked for it: no account has an id that
+    is not a slug (the caller's rules answer 400 for one), so it is not sent."""
+    return account_id if account_id is not None and is_slug(account_id) else None
+
+
 def _checked(row: tuple[object, ...] | None, token: str) -> Look:
     if row is None:
         raise Unauthorized()
@@ -52,7 +59,7 @@ def look(store: Store, authorization: str, account_id: str | None) -> Look:
     otherwise), the account it reads and its revision. `account_id` is the one a request
     names; only a platform key (which has no account of its own) reads it."""
     token, key_id = _token(authorization)
-    return _checked(store.look(key_id, account_id), token)
+    return _checked(store.look(key_id, _named(account_id)), token)
 
 
 # Looks by (token, account named), each at SQLite's data_version as read before it was made.
@@ -74,7 +81,7 @@ async def look_async(
         if seen is not None:
             live(seen.key)
             return seen
-    found = _checked(await store.look_async(key_id, account_id), token)
+    found = _checked(await store.look_async(key_id, _named(account_id)), token)
     if cache is not None:
         cache.put((token, account_id), generation, found)
     return found

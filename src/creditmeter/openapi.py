@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from .http import create_app
@@ -10,8 +12,10 @@ from .settings import Settings
 
 
 def document() -> dict[str, Any]:
-    app = create_app(Settings(database_url="sqlite://"))
-    return app.openapi()
+    with tempfile.TemporaryDirectory() as folder:  # the document needs a store, not its data
+        url = f"sqlite:///{Path(folder) / 'openapi.db'}"
+        app = create_app(Settings(database_url=url, webhook_delivery=False))
+        return app.openapi()
 
 
 def render() -> str:

@@ -168,7 +168,7 @@ def test_events_naming_no_hold_are_400s(
 
 
 @pytest.mark.parametrize("path", [BALANCE, ENTRIES])
-@pytest.mark.parametrize("account_id", ["Has Caps", "a\x01b", "x" * 65])
+@pytest.mark.parametrize("account_id", ["Has Caps", "a\x01b", "a\x00b", "x" * 65])
 def test_an_account_id_that_is_no_id_is_a_400_as_on_the_bills(
     client: TestClient, admin_key: str, path: str, account_id: str
 ) -> None:

@@ -194,6 +194,8 @@ async def balance_body(
 
 def looked_account(look: Look, account_id: str | None) -> str:
     """_account, with the account the request's look found."""
+    if account_id is not None:
+        check_slug("account_id", account_id)
     key = look.key
     if key.scope == "read":
         assert key.account_id is not None

@@ -81,6 +81,8 @@ def test_threshold_and_banner(browser: Browser, tmp_path: Path) -> None:
         assert page.text_content("#balance-figure") == "10.499999"
         banner = page.text_content("#balance-banner") or ""
         assert "below its low-balance threshold (10.5 credits)" in banner
+        # 0.000002 credits a month would last past what a date can show
+        assert "more than a hundred years" in (page.text_content("#runway") or "")
         _call(
             served, "POST", "/v1/usage/events", ingest,
             json={"events": [{**event, "id": "e2", "credits": "20"}]},

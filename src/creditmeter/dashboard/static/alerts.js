@@ -1,7 +1,6 @@
 "use strict";
 // Balance alerts on the dashboard: the account's low-balance threshold, and a banner while
-// the balance is below it (or at 0 and below). Reads GET /v1/account/credits/balance
-// through dashboard.js (window.creditmeter) each time the view is drawn.
+// the balance is below it (or at 0 and below), from the balance static/credits.js reads.
 (function () {
   const $ = (id) => document.getElementById(id);
   const MICRO = 1000000n;
@@ -64,17 +63,10 @@
     element.dataset.low = String(low || out);
   }
 
-  async function refresh() {
-    const meter = window.creditmeter;
-    if (!meter) return;
-    try {
-      const response = await meter.api("/v1/account/credits/balance");
-      show(meter.parseExact(await response.text()));
-    } catch (_error) {
-      const element = $("balance-alert");
-      if (element) element.hidden = true;  // the board shows the API's problems itself
-    }
-  }
-
-  window.addEventListener("creditmeter:view", () => { refresh(); });
+  // static/credits.js reads the balance with every view it draws and hands it on: null when
+  // it could not (the board shows the API's problems itself)
+  window.addEventListener("creditmeter:credits", (event) => {
+    if (event.detail) show(event.detail);
+    else if ($("balance-alert")) $("balance-alert").hidden = true;
+  });
 })();

@@ -7,6 +7,7 @@
 (function () {
   const DAY_MS = 86400000;
   const RATE_DAYS = 30;
+  const CENTURY_MS = 100 * 366 * DAY_MS;
   const STALE_MS = 30000; // a view change older than this reads the balance again
   const PAGE = 1000; // entries per request (the API's most)
   const ENTRIES = "/v1/account/credits/entries";
@@ -122,6 +123,10 @@
     } else if (result.kind === "spent") {
       element.textContent = `No credits are available: ${short(view.balance.held)} are held ` +
         "for work under way.";
+    } else if (result.until - now > CENTURY_MS) {
+      // a trickle of usage can put the end past what a Date can show (about 275,000 years)
+      element.textContent = `At the last 30 days' rate (${perDay} credits a day), the credits ` +
+        "last more than a hundred years.";
     } else {
       element.textContent = `At the last 30 days' rate (${perDay} credits a day), the credits ` +
         `last until about ${dateIn(zone(), result.until)}.`;
@@ -309,6 +314,7 @@
     } catch (error) {
       if (view.loading !== loading) return;
       view.balance = null;
+      window.dispatchEvent(new CustomEvent("creditmeter:credits", { detail: null }));
       $("credits").classList.add("failed");
       $("credits").setAttribute("aria-busy", "false");
       $("credits-problem-text").textContent = `The credits could not be loaded. ${problem(error)}`;

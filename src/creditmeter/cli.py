@@ -32,6 +32,7 @@ from .clock import now_ms
 from .credits import inputs
 from .days import dates_ms, day_start_ms, local_date, zone
 from .demo_load import load_demo
+from .http import credit_json
 from .ids import check_slug
 from .money import format_credits
 from .rebuilds import resume_rebuilds
@@ -154,12 +155,18 @@ def accounts_create(
 def accounts_list(ctx: click.Context, as_json: bool) -> None:
     """List accounts."""
     found = accounts.list_accounts(store=store_of(ctx))
-    if as_json:
-        click.echo(json.dumps([asdict(a) for a in found]))
+    if as_json:  # as the admin API writes accounts: the threshold in credits
+        click.echo(credit_json.dumps([credit_json.account(a) for a in found]).decode())
         return
-    table = Table("id", "name", "timezone")
+    table = Table("id", "name", "timezone", "low-balance threshold")
     for account in found:
-        table.add_row(cell(account.id), cell(account.name), cell(account.timezone))
+        threshold = account.low_balance_threshold
+        table.add_row(
+            cell(account.id),
+            cell(account.name),
+            cell(account.timezone),
+            "" if threshold is None else format_credits(threshold),
+        )
     print_table(table)
 
 

@@ -82,7 +82,7 @@ def test_db_upgrade_and_accounts(cli: Cli, tmp_path: Path) -> None:
     created = cli("accounts", "create", "acme", "--name", "Acme Inc", "--timezone", "Asia/Shanghai")
     assert "acme" in created.stdout
     assert "Asia/Shanghai" in created.stdout
-    cli("accounts", "create", "beta")
+    cli("accounts", "create", "beta", "--low-balance-threshold", "12.000001")
     taken = cli("accounts", "create", "acme", code=1)
     assert "'acme' already exists" in _flat(taken.stderr)
     assert "Traceback" not in taken.output
@@ -91,14 +91,15 @@ def test_db_upgrade_and_accounts(cli: Cli, tmp_path: Path) -> None:
     assert "Mars/Base" in _flat(bad_zone.stderr)
     bad_id = cli("accounts", "create", "Not Valid", code=1)
     assert "not a valid id" in _flat(bad_id.stderr)
-    listed = json.loads(cli("accounts", "list", "--json").stdout)
-    assert [(a["id"], a["name"], a["timezone"]) for a in listed] == [
-        ("acme", "Acme Inc", "Asia/Shanghai"),
-        ("beta", "beta", "UTC"),
+    listed = json.loads(cli("accounts", "list", "--json").stdout, parse_float=Decimal)
+    assert [(a["id"], a["name"], a["timezone"], a["low_balance_threshold"]) for a in listed] == [
+        ("acme", "Acme Inc", "Asia/Shanghai", None),
+        ("beta", "beta", "UTC", Decimal("12.000001")),  # in credits, as the API writes it
     ]
     table = cli("accounts", "list").stdout
     assert "Acme Inc" in table
     assert "Asia/Shanghai" in table
+    assert "12.000001" in table
 
 
 def test_accounts_create_works_on_a_fresh_machine(tmp_path: Path) -> None:

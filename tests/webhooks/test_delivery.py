@@ -116,6 +116,12 @@ def test_the_schedule_spent_fails_then_redelivery(tmp_path: Path) -> None:
         assert admin.delete_webhook(made.id).id == made.id
         account = admin.create_account("other", low_balance_threshold=Decimal("2.5"))
         assert account.low_balance_threshold == Decimal("2.5")
+        renamed = admin.update_account("other", name="Other")  # a threshold not given stays
+        assert renamed.low_balance_threshold == Decimal("2.5")
+        cleared = admin.update_account("other", clear_low_balance_threshold=True)
+        assert (cleared.name, cleared.low_balance_threshold) == ("Other", None)
+        with pytest.raises(ValueError, match="not both"):
+            admin.update_account("other", low_balance_threshold=1, clear_low_balance_threshold=True)
 
 
 def test_410_disables_the_endpoint(tmp_path: Path) -> None:

@@ -340,9 +340,16 @@ def update_account(
     name: str | None,
     timezone: str | None,
     low_balance_threshold: Decimal | int | str | None = None,
+    clear_low_balance_threshold: bool = False,
 ) -> Plan[Account]:
+    if clear_low_balance_threshold and low_balance_threshold is not None:
+        raise ValueError("give low_balance_threshold or clear_low_balance_threshold, not both")
     threshold = None if low_balance_threshold is None else str(low_balance_threshold)
-    body = json_body({"name": name, "timezone": timezone, "low_balance_threshold": threshold})
+    given = {"name": name, "timezone": timezone, "low_balance_threshold": threshold}
+    fields: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if clear_low_balance_threshold:
+        fields["low_balance_threshold"] = None  # null clears it
+    body = json.dumps(fields).encode()
     response = yield Call("PATCH", f"/v1/admin/accounts/{path_segment(account_id)}", body=body)
     return Account.from_json(read_json(response))
 

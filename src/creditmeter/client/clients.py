@@ -229,9 +229,14 @@ class Client(_Verbs, CreditVerbs, WebhookVerbs):
         name: str | None = None,
         timezone: str | None = None,
         low_balance_threshold: Decimal | int | str | None = None,
+        clear_low_balance_threshold: bool = False,
     ) -> Account:
-        """Changes the fields given (a threshold cannot be cleared here: PATCH it to null)."""
-        return self._run(calls.update_account(account_id, name, timezone, low_balance_threshold))
+        """Changes the fields given; `clear_low_balance_threshold=True` removes the threshold."""
+        return self._run(
+            calls.update_account(
+                account_id, name, timezone, low_balance_threshold, clear_low_balance_threshold
+            )
+        )
 
     def create_key(
         self,
@@ -399,10 +404,13 @@ class AsyncClient(_Verbs, AsyncCreditVerbs, AsyncWebhookVerbs):
         name: str | None = None,
         timezone: str | None = None,
         low_balance_threshold: Decimal | int | str | None = None,
+        clear_low_balance_threshold: bool = False,
     ) -> Account:
-        """Changes the fields given (a threshold cannot be cleared here: PATCH it to null)."""
+        """Changes the fields given; `clear_low_balance_threshold=True` removes the threshold."""
         return await self._run(
-            calls.update_account(account_id, name, timezone, low_balance_threshold)
+            calls.update_account(
+                account_id, name, timezone, low_balance_threshold, clear_low_balance_threshold
+            )
         )
 
     async def create_key(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -12,8 +11,9 @@ from .. import accounts, jsonbody, keys
 from ..accounts import UNCHANGED, Account
 from ..credits import inputs
 from ..keys import Key
+from . import credit_json
 from .auth import AdminKey, StoreDep
-from .credit_json import Credits, dumps
+from .credit_json import dumps
 from .schemas import AccountIn, AccountOut, AccountPatch, Error, KeyIn, KeyOut, NewKeyOut
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -38,18 +38,7 @@ def _key_out(record: Key) -> KeyOut:
 
 
 def _account(account: Account, status: int = 200) -> Response:
-    return Response(dumps(_account_fields(account)), status, media_type="application/json")
-
-
-def _account_fields(account: Account) -> dict[str, Any]:
-    threshold = account.low_balance_threshold
-    return {
-        "id": account.id,
-        "name": account.name,
-        "timezone": account.timezone,
-        "created_at": account.created_at,
-        "low_balance_threshold": None if threshold is None else Credits(threshold),
-    }
+    return Response(dumps(credit_json.account(account)), status, media_type="application/json")
 
 
 async def _threshold(request: Request) -> int | None:
@@ -85,7 +74,7 @@ async def create_account(
 
 @router.get("/accounts", response_model=list[AccountOut], responses=_ERRORS)
 def list_accounts(store: StoreDep, _key: AdminKey) -> Response:
-    found = [_account_fields(a) for a in accounts.list_accounts(store=store)]
+    found = [credit_json.account(a) for a in accounts.list_accounts(store=store)]
     return Response(dumps(found), media_type="application/json")
 
 

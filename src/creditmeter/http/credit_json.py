@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from ..accounts import Account
 from ..credits.balances import Balance, Entry
 from ..credits.grants import Grant
 from ..credits.holds import Hold
@@ -30,6 +31,17 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ",".join(map(_text, value)) + "]"
     return json.dumps(value)
+
+
+def account(a: Account) -> dict[str, Any]:
+    threshold = a.low_balance_threshold
+    return {
+        "id": a.id,
+        "name": a.name,
+        "timezone": a.timezone,
+        "created_at": a.created_at,
+        "low_balance_threshold": None if threshold is None else Credits(threshold),
+    }
 
 
 def grant(g: Grant) -> dict[str, Any]:

@@ -1,14 +1,20 @@
 """The SSRF guard: a webhook URL is http(s), and every address its host resolves to is
 public (not loopback, private, link-local, unspecified, multicast or reserved), unless the
-operator allows private addresses. Checked at registration and again at every attempt, as
-DNS can change."""
+operator allows private addresses. Checked at registration and again at every connection,
+as DNS can change: `PinnedTransport` connects to the very address it checked, so a name that
+answers a public address to the check and a private one a moment later (DNS rebinding) is
+never followed."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 from ..errors import InvalidInput
 
@@ -53,10 +59,15 @@ def _port(url: str) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def _check(url: str, infos: list[tuple[object, ...]]) -> None:
-    addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}  # type: ignore[index]
+def _check(host: str, infos: list[tuple[object, ...]]) -> list[Address]:
+    """The addresses `host` resolved to, in the resolver's order, if every one is public."""
+    addresses: list[Address] = []
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])  # type: ignore[index]
+        if address not in addresses:
+            addresses.append(address)
     if not addresses:
-        raise InvalidInput(f"url: {urlsplit(url).hostname} resolves to no address")
+        raise InvalidInput(f"url: {host} resolves to no address")
     for address in sorted(addresses, key=str):
         why = refusal(address)
         if why is not None:
@@ -64,6 +75,7 @@ def _check(url: str, infos: list[tuple[object, ...]]) -> None:
                 f"url: {why}; webhooks go to public addresses only "
                 "(CREDITMETER_WEBHOOK_ALLOW_PRIVATE=true allows others)"
             )
+    return addresses
 
 
 def check_public(url: str) -> None:
@@ -73,16 +85,69 @@ def check_public(url: str) -> None:
         infos = socket.getaddrinfo(host, _port(url), type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise InvalidInput(f"url: {host} does not resolve ({error})") from None
-    _check(url, list(infos))
+    _check(host, list(infos))
 
 
-async def check_public_async(url: str) -> None:
-    """check_public(), resolving on the running loop."""
-    host = urlsplit(url).hostname or ""
+async def public_addresses(host: str, port: int) -> list[Address]:
+    """What `host` resolves to, on the running loop, if every address is public."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, _port(url), type=socket.SOCK_STREAM
-        )
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise InvalidInput(f"url: {host} does not resolve ({error})") from None
-    _check(url, list(infos))
+    return _check(host, list(infos))
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves and checks the host of each new connection itself, then connects to a checked
+    address: the look-up that was checked is the one connected to. TLS still verifies the
+    certificate against the host name (httpcore passes the URL's host as server_hostname)."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await public_addresses(host, port)
+        failure: httpcore.ConnectError | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except httpcore.ConnectError as error:
+                failure = error
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks are sent over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport, its connections made by _PinnedBackend: every connection goes to
+    a public address checked for it (InvalidInput otherwise)."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits)
+        # httpx builds its httpcore pool without a way to name the network backend
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_PinnedBackend(),
+        )

@@ -28,7 +28,8 @@ from ..settings import Settings
 from ..store import Store
 from ..store import webhooks as sql
 from ..store.webhooks import Claimed
-from . import addresses, schedule, signing
+from . import schedule, signing
+from .addresses import PinnedTransport
 
 LEASE_MS = 60_000  # a delivery whose process died is taken over within this long
 POLL_S = 1.0
@@ -108,8 +109,13 @@ class Deliverer:
         tasks: set[asyncio.Task[None]] = set()
         limits = httpx.Limits(max_connections=self.in_flight, max_keepalive_connections=4)
         try:
+            # private addresses refused at every connection, to the address checked
+            transport = None if self.settings.webhook_allow_private else PinnedTransport(limits)
             async with httpx.AsyncClient(
-                timeout=self.settings.webhook_timeout_s, follow_redirects=False, limits=limits
+                timeout=self.settings.webhook_timeout_s,
+                follow_redirects=False,
+                limits=limits,
+                transport=transport,
             ) as client:
                 while True:
                     wake.clear()
@@ -182,8 +188,6 @@ class Deliverer:
             return None, "the endpoint is disabled", None
         try:
             async with asyncio.timeout(self.settings.webhook_timeout_s):
-                if not self.settings.webhook_allow_private:
-                    await addresses.check_public_async(claimed.url)  # DNS may have changed
                 timestamp = int(time.time())
                 headers = signing.headers(
                     event_id=claimed.event_id,

@@ -20,8 +20,7 @@
       element.id = "balance-alert";
       element.className = "card balance-alert";
       element.setAttribute("aria-live", "polite");
-      const controls = $("controls");
-      controls.parentNode.insertBefore(element, controls);
+      $("alerts").append(element);
     }
     return element;
   }

@@ -16,8 +16,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from .ingest import IngestResult
-
 
 class Metrics:
     def __init__(self) -> None:
@@ -87,9 +85,9 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def events(self, result: IngestResult) -> None:
-        self.accepted.inc(result.accepted)
-        self.duplicates.inc(result.duplicates)
+    def events(self, accepted: int, duplicates: int) -> None:
+        self.accepted.inc(accepted)
+        self.duplicates.inc(duplicates)
 
     def batch(self, size: int) -> None:
         if size:

@@ -69,7 +69,7 @@ async def post_events(request: Request, services: ServicesDep, _key: IngestKey) 
     except Conflict:
         metrics.rejected(size, "conflict")
         raise
-    metrics.events(result)
+    metrics.events(result.accepted, result.duplicates)
     if result.alerts:  # written by a writer process too: this process's deliverer wakes
         services.deliverer.poke()
     return IngestAnswer(accepted=result.accepted, duplicates=result.duplicates)

@@ -90,6 +90,11 @@ def day_spans(days: Iterable[tuple[int, Day]]) -> tuple[list[Span], list[Span]]:
     return aligned, raw
 
 
+def _ends(days: Sequence[Day]) -> Sequence[Day]:
+    """The days of a window that its ends can clip (DaysToSum's `edges`)."""
+    return [*days[:2], *days[-2:]]
+
+
 def _is_whole(day: Day, window: Window) -> bool:
     """Whether `day` is the whole local day, not clipped by the window at either end of any
     of its pieces: a day a clock set back across midnight cuts in two (St John's until 2011)
@@ -159,8 +164,10 @@ class DaysToSum:
         whole_days: WholeDays | None,
         edges: Sequence[Day] | None = None,
     ):
-        """`edges`: the first and last day of the whole window, when `days` is a part of
-        it: only those can be clipped by the window, every other is whole."""
+        """`edges`: the first two and last two days of the whole window, when `days` is a
+        part of it: only those can be clipped by the window, every other is whole (where a
+        clock is set back across midnight, the day before the last also goes on after the
+        range's end, and the day after the first began before its start)."""
         self.window = window
         self.days = days
         self.whole_days = whole_days
@@ -277,7 +284,7 @@ async def bill_page_async(
     wanted = days[(page - 1) * page_size : page * page_size]
     if not wanted:
         return [], len(days)
-    todo = DaysToSum(window, wanted, whole_days, (days[0], days[-1]))
+    todo = DaysToSum(window, wanted, whole_days, _ends(days))
     return await sum_days_async(store, todo), len(days)
 
 
@@ -286,6 +293,6 @@ async def bill_total_async(
 ) -> tuple[date, date, Sums]:
     """bill_total, its one statement awaited."""
     days = window_days(window, TOTAL_MAX_DAYS)
-    bills = await sum_days_async(store, DaysToSum(window, days, whole_days, (days[0], days[-1])))
+    bills = await sum_days_async(store, DaysToSum(window, days, whole_days, _ends(days)))
     credits = [sum(column) for column in zip(*(b.credits for b in bills), strict=True)]
     return days[0].date, days[-1].date, credits

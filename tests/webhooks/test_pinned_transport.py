@@ -81,4 +81,3 @@ def test_the_connection_goes_to_the_checked_address_with_the_names_host(
     assert asked == ["127.0.0.1"]  # resolved once, by the transport itself
     (received,) = receiver.requests()
     assert received.headers["host"] == f"{NAME}:{port}"
-

@@ -20,6 +20,7 @@ from .bills import Window, bill_page
 from .categories import CATEGORIES
 from .cli_support import (
     EXIT_USAGE,
+    Days,
     cell,
     err,
     fail,
@@ -189,7 +190,7 @@ def _key_dict(record: keys.Key) -> dict[str, Any]:
 @click.option(
     "--expires-in",
     "expires_in",
-    type=click.FloatRange(min=0, min_open=True),
+    type=Days(),
     help="Days until it expires.",
 )
 @click.option("--name", help="A label to recognise the key by.")
@@ -341,16 +342,13 @@ def backup_command(ctx: click.Context, path: Path, force: bool) -> None:
 @click.option("--bot", "bot_id", help="Only this bot.")
 @click.option(
     "--conversations",
-    "threads",
-    flag_value="conversations",
+    is_flag=True,
     help="The most expensive conversations created in the range, not days.",
 )
-@click.option(
-    "--runs", "threads", flag_value="runs", help="The most expensive workflow runs, not days."
-)
+@click.option("--runs", is_flag=True, help="The most expensive workflow runs, not days.")
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=1000),
     default=20,
     show_default=True,
     help="Rows of --conversations/--runs.",
@@ -364,10 +362,14 @@ def report(
     end: Any,
     timezone: str | None,
     bot_id: str | None,
-    threads: str | None,
+    conversations: bool,
+    runs: bool,
     limit: int,
 ) -> None:
     """Credits per day and category, as a table (or per conversation or run)."""
+    if conversations and runs:
+        raise click.UsageError("give --conversations or --runs, not both")
+    threads = "conversations" if conversations else "runs" if runs else None
     store = store_of(ctx)
     account = accounts.get_account(store=store, account_id=account_id)
     tz = zone(timezone or account.timezone)

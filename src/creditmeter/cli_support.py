@@ -4,6 +4,7 @@ whole, and our errors as one line on stderr (cli.py and credits_cli.py both use 
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -22,6 +23,21 @@ from .store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True)
+
+
+class Days(click.FloatRange):
+    """A number of days, more than 0 and at most `most`: never inf or nan."""
+
+    name = "days"
+
+    def __init__(self, most: float = 36_500):
+        super().__init__(min=0, min_open=True, max=most)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        days = super().convert(value, param, ctx)
+        if not math.isfinite(days):
+            self.fail(f"{value!r} is not a finite number of days", param, ctx)
+        return days
 
 
 def services_of(ctx: click.Context) -> Services:

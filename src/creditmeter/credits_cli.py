@@ -9,7 +9,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .cli_support import friendly, print_table, store_of
+from .cli_support import Days, friendly, print_table, store_of
 from .clock import now_ms
 from .credits import balances, inputs
 from .credits.grants import Grant, GrantRequest, create_grant, list_grants, void_grant
@@ -55,7 +55,7 @@ def grants_group() -> None:
 @click.option("--id", "grant_id", help="Idempotency key; default a new one each time.")
 @click.option("--kind", default="purchase", show_default=True, type=click.Choice(inputs.KINDS))
 @click.option("--priority", default=50, show_default=True, type=int, help="1-100, lower first.")
-@click.option("--expires-in", "expires_in", type=float, help="Days until it expires.")
+@click.option("--expires-in", "expires_in", type=Days(), help="Days until it expires.")
 @click.option("--note")
 @click.option("--json", "as_json", is_flag=True, help="The grant as one JSON object.")
 @click.pass_context
@@ -80,8 +80,6 @@ def grants_create(
         "note": note,
     }
     if expires_in is not None:
-        if expires_in <= 0:
-            raise click.BadParameter("must be more than 0 days", param_hint="--expires-in")
         body["expires_at"] = now_ms() + int(expires_in * 86_400_000)
     grant, new = create_grant(
         store=store_of(ctx), account_id=account_id, request=GrantRequest.parse(body)
@@ -128,7 +126,14 @@ def grants_void(
 @click.command("balance")
 @click.option("--account", "account_id", required=True)
 @click.option("--at", help="An instant (ms or RFC 3339): the balance as it stood then.")
-@click.option("--entries", "latest", default=10, show_default=True, help="Latest entries shown.")
+@click.option(
+    "--entries",
+    "latest",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0, max=1000),
+    help="Latest entries shown.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The balance as one JSON object.")
 @click.pass_context
 @friendly

@@ -59,6 +59,11 @@ def _csv(reader: _Reader) -> Iterator[tuple[int, Any]]:
             raise InvalidInput(
                 f"{_first_bad_line(reader.path)}: not valid UTF-8; nothing was imported"
             ) from None
+        except csv.Error as error:  # a field past csv's limit of 131,072 characters, a NUL...
+            raise InvalidInput(
+                f"the record after line {rows.line_num}: not CSV as expected ({error}); "
+                "nothing was imported"
+            ) from None
 
 
 def _first_bad_line(path: Path) -> str:

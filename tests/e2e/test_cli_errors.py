@@ -80,6 +80,8 @@ def test_a_zone_must_be_an_iana_zone(cli: Cli) -> None:
         ("sqlite://", ["names no file", "sqlite:///relative.db"]),
         ("sqlite:///", ["names no file"]),
         ("sqlite:///:memory:", ["names no file", "lose every event"]),
+        ("postgresql://postgres@[::1:5432/x", ["is not a URL"]),
+        ("postgresql://postgres@host:port/x", ["is not a URL"]),
     ],
 )
 def test_a_store_that_cannot_be_used_is_named(tmp_path: Path, url: str, words: list[str]) -> None:
@@ -174,7 +176,7 @@ def test_an_import_that_is_not_utf8_names_the_line_and_imports_nothing(
 
 
 def test_report_limit_must_be_positive(cli: Cli) -> None:
-    for bad in ("0", "-1"):
+    for bad in ("0", "-1", "1001", "99999999999999999999"):
         result = cli(
             "report",
             "--account",
@@ -189,3 +191,40 @@ def test_report_limit_must_be_positive(cli: Cli) -> None:
             code=EXIT_USAGE,
         )
         _says(result, "--limit")
+
+
+def test_report_lists_conversations_or_runs_not_both(cli: Cli) -> None:
+    days = ["--account", "acme", "--start", "2024-01-01", "--end", "2024-01-01"]
+    both = cli("report", *days, "--conversations", "--runs", code=EXIT_USAGE)
+    _says(both, "--conversations or --runs, not both")
+
+
+@pytest.mark.parametrize("days", ["inf", "-inf", "nan", "0", "-1", "36501", "1e400"])
+def test_expiry_in_days_is_a_finite_positive_number(cli: Cli, days: str) -> None:
+    grant = cli("grants", "create", "--account", "acme", "--credits", "1", "--expires-in", days,
+                code=EXIT_USAGE)  # fmt: skip
+    _says(grant, "--expires-in")
+    key = cli("keys", "create", "--account", "acme", "--expires-in", days, code=EXIT_USAGE)
+    _says(key, "--expires-in")
+    assert json.loads(cli("grants", "list", "--account", "acme", "--json").stdout) == []
+    assert json.loads(cli("keys", "list", "--json").stdout) == []
+
+
+def test_balance_entries_is_a_count(cli: Cli) -> None:
+    _says(cli("balance", "--account", "acme", "--entries", "-1", code=EXIT_USAGE), "--entries")
+
+
+def test_a_csv_field_past_the_csv_limit_is_refused_by_line(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    header = "id,account_id,bot_id,category,credits,timestamp,metadata\n"
+    path.write_text(
+        header
+        + "e0,acme,b1,chat,1,1733011200000,\n"
+        + "e1,acme,b1,chat,1,1733011200000,"
+        + '"'
+        + "x" * 200_000
+        + '"\n'
+    )
+    _says(cli("import", str(path), code=EXIT_REFUSED), "after line 2", "field limit", "nothing")
+    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+        assert conn.execute("SELECT count(*) FROM usage_events").fetchone() == (0,)

@@ -440,6 +440,15 @@ def test_backup_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     assert backup(url, str(target), "--force").exit_code == 0
     itself = backup(url, str(tmp_path / "ledger.db"), "--force")
     assert itself.exit_code == 1
+    fifo = tmp_path / "fifo"  # not a regular file, like /dev/full: never replaced
+    os.mkfifo(fifo)
+    device = backup(url, str(fifo), "--force")
+    assert device.exit_code == 1
+    assert "not a regular file" in " ".join(device.stderr.split())
+    assert fifo.is_fifo()
+    directory = backup(url, str(tmp_path), "--force")
+    assert directory.exit_code == 2  # refused as a usage error
+    assert tmp_path.is_dir()
 
 
 # --- readiness ------------------------------------------------------------------------------

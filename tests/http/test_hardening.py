@@ -189,6 +189,30 @@ def test_control_characters_in_names_are_a_400(
     assert client.get("/v1/admin/accounts/acme", headers=auth).json()["name"] == "acme"
 
 
+@pytest.mark.parametrize("bad", [True, False, "1", "1e-7", "60", None, [1], {"d": 1}])
+def test_expiry_fields_take_json_numbers_only(
+    client: TestClient, admin_key: str, bad: object
+) -> None:
+    # as every other numeric field: a boolean or a string is no number of days or seconds
+    auth = bearer(admin_key)
+    assert client.post("/v1/admin/accounts", json={"id": "acme"}, headers=auth).status_code == 201
+    answers = [
+        client.post("/v1/admin/accounts/acme/keys", json={"expires_in_days": bad}, headers=auth),
+        client.post(
+            "/v1/admin/accounts/acme/portal-tokens", json={"expires_in": bad}, headers=auth
+        ),
+    ]
+    if bad is None:  # null: the default
+        assert answers[0].status_code == 201, answers[0].text
+        assert_error(answers[1], 400, 40000, "expires_in")
+        return
+    assert_error(answers[0], 400, 40000, "expires_in_days")
+    assert_error(answers[1], 400, 40000, "expires_in")
+    assert client.get("/v1/admin/accounts/acme/keys", headers=auth).json() == []
+    good = client.post("/v1/admin/accounts/acme/keys", json={"expires_in_days": 2}, headers=auth)
+    assert good.status_code == 201, good.text
+
+
 @pytest.mark.parametrize("bad", ["x\x00", "%00", "a\x1bb", "ACME"])
 def test_ids_in_paths_and_parameters_that_are_not_ids_are_a_400(
     client: TestClient, store: Store, admin_key: str, shanghai: str, bad: str

@@ -25,6 +25,10 @@ PUBLIC = "http://93.184.216.34/hooks"
         "http://0.0.0.0/hook",
         "http://224.0.0.1/hook",
         "http://[::ffff:127.0.0.1]/hook",
+        "https://[2002:7f00:1::]/hook",  # 6to4 carrying 127.0.0.1
+        "https://[2002:a00:1::1]/hook",  # 6to4 carrying 10.0.0.1
+        "http://[::1/hook",  # an IPv6 literal never closed
+        "http://[93.184.216.34]/hook",
         "ftp://93.184.216.34/hook",
         "file:///etc/passwd",
         "javascript:alert(1)",

@@ -182,7 +182,8 @@ class KeyIn(BaseModel):
     name: str | None = Field(
         None, min_length=1, max_length=100, description="A label: printable characters."
     )
-    expires_in_days: float | None = Field(None, gt=0, le=36500)
+    # strict: a JSON number, never true or a string ("1e-7")
+    expires_in_days: float | None = Field(None, gt=0, le=36500, strict=True)
 
 
 class KeyOut(BaseModel):
@@ -205,7 +206,11 @@ class PortalTokenIn(BaseModel):
 
     bot_id: SlugStr | None = Field(None, description="Bind the link to this bot alone.")
     expires_in: int = Field(
-        3600, ge=1, le=86400, description="Seconds until the token expires; at most 86400 (24 h)."
+        3600,
+        ge=1,
+        le=86400,
+        strict=True,  # a JSON integer, never true or "60"
+        description="Seconds until the token expires; at most 86400 (24 h).",
     )
 
 

@@ -39,6 +39,8 @@ def backup_sqlite(*, settings: Settings, destination: Path, overwrite: bool = Fa
     file or the whole new copy. The copy is a single file (rollback journal mode); a store
     opened on it switches back to WAL."""
     source_path = sqlite_path(settings)
+    if destination.exists() and not destination.is_file():  # a device, a directory: never
+        raise InvalidInput(f"{destination} is not a regular file; name a file to write")
     if destination.exists() and not overwrite:
         raise Conflict(f"{destination} exists; pass --force to replace it")
     if destination.resolve() == source_path.resolve():

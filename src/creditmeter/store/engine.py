@@ -289,7 +289,7 @@ def checked_url(url: str) -> str:
     a store that cannot be opened is named, never a driver's traceback."""
     try:
         parsed = make_url(normalize_url(url))
-    except exc.ArgumentError:
+    except (exc.ArgumentError, ValueError):  # ValueError: a port that is no number
         hint = f"; for a SQLite file, sqlite:///{url}" if "://" not in url else ""
         raise StoreUnavailable(
             f"database URL: {url!r} is not a URL; use {_URL_FORMS}{hint}"

@@ -26,7 +26,10 @@ def check_url(url: object) -> str:
     """The URL if well formed (http or https, a host, no user info); else InvalidInput."""
     if not isinstance(url, str) or not 1 <= len(url) <= MAX_URL or not url.isprintable():
         raise InvalidInput(f"url: must be an http or https URL of at most {MAX_URL} characters")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1": an IPv6 literal not closed
+        raise InvalidInput("url: must be an http or https URL with a well-formed host") from None
     if parts.scheme not in ("http", "https"):
         raise InvalidInput("url: must be an http or https URL")
     try:
@@ -44,8 +47,14 @@ def check_url(url: object) -> str:
 
 def refusal(address: Address) -> str | None:
     """Why an address may not be sent to, or None if it is public."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # an IPv4 address carried inside an IPv6 one (mapped, 6to4, Teredo's client) is judged
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo or (None, None))[1]
+        if embedded is not None:
+            why = refusal(embedded)
+            if why is not None:
+                return f"{address} carries {embedded}: {why}"
+            address = embedded
     for name in ("loopback", "private", "link_local", "unspecified", "multicast", "reserved"):
         if getattr(address, f"is_{name}"):
             return f"{address} is a {name.replace('_', '-')} address"

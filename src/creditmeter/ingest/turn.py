@@ -83,20 +83,26 @@ def write_group(
                 conn, frozenset().union(*(pending.prepared.accounts for pending in group))
             )
             revisions.bump(conn, zones)  # committed with the events, or not at all
+            # The stored totals of every bucket the group may add to, read once: its rollups
+            # are written at its end, so they cannot move before.
+            stored_totals = sums.bucket_totals(
+                conn, {key for p in group for key in bucket_limit.added(p.prepared.buckets)}
+            )
             for pending in group:
                 savepoint = conn.begin_nested()
                 try:
                     pending.result, inserted, batch_buckets, new_bots = write_batch(
                         conn, pending.prepared, zones, store.known_bots | added, clock
                     )
-                    batch_totals = _within_limit(conn, batch_buckets, pending_totals)
+                    batch_totals = _within_limit(batch_buckets, stored_totals, pending_totals)
                 except (InvalidInput, Conflict) as refused:
                     savepoint.rollback()
                     pending.error = refused
                 else:
                     savepoint.commit()
                     rollups.merge_rollups(buckets, batch_buckets)
-                    pending_totals = bucket_limit.merged(pending_totals, batch_totals)
+                    for key, total in batch_totals.items():
+                        pending_totals[key] = pending_totals.get(key, 0) + total
                     stored += inserted
                     added |= new_bots
             writes.add_to_rollups(conn, buckets, stored, zones)
@@ -116,13 +122,15 @@ def write_group(
 
 
 def _within_limit(
-    conn: Connection, buckets: rollups.Rollups, pending: bucket_limit.Totals
+    buckets: rollups.Rollups, stored: bucket_limit.Totals, pending: bucket_limit.Totals
 ) -> bucket_limit.Totals:
     """What a batch of the group adds to bucket totals; InvalidInput if, with what is stored
-    and what the group's earlier batches add (their rollups are written at the end), a
-    bucket would pass the limit. SQLite's write turn is exclusive: the totals cannot move."""
+    (`stored`, read for the whole group: SQLite's write turn is exclusive and the group's
+    rollups are written at its end) and what the group's earlier batches add (`pending`),
+    a bucket would pass the limit."""
     batch = bucket_limit.added(buckets)
     if batch:
-        earlier = {key: pending[key] for key in batch if key in pending}
-        bucket_limit.check(bucket_limit.merged(sums.bucket_totals(conn, batch), earlier, batch))
+        bucket_limit.check(
+            {key: stored.get(key, 0) + pending.get(key, 0) + add for key, add in batch.items()}
+        )
     return batch

@@ -37,6 +37,20 @@ def write_batch(
     it stored and their bucket rollups (which the caller adds in the same transaction), and
     the bots it added. The events stored are drawn down from their accounts' credits, and
     the holds they name settled, in this same transaction (credits.journal)."""
+    stored, buckets, new_bots = insert_batch(conn, prepared, zones, known_bots, clock)
+    return draw_batch(conn, prepared, stored, clock), stored, buckets, new_bots
+
+
+def insert_batch(
+    conn: Connection,
+    prepared: Prepared,
+    zones: dict[str, str],
+    known_bots: set[tuple[str, str]],
+    clock: Clock = now_ms,
+) -> tuple[Sequence[Event], rollups.Rollups, frozenset[tuple[str, str]]]:
+    """write_batch's first part: the batch checked and its new events inserted. The events
+    it stored, their bucket rollups and the bots it added; draw_batch must follow in the
+    same transaction."""
     if not prepared.accounts <= zones.keys():  # validation first: an invalid batch is a 400
         raise UnknownAccounts(prepared.accounts - zones.keys())
     if prepared.holds:  # the holds events name exist, for their accounts
@@ -54,14 +68,21 @@ def write_batch(
             raise refuse_conflicts(conflicts)
         stored = [e for e in stored if e.key not in found]
         buckets = rollups.bucket_rollups(stored)
+    return stored, buckets, new_bots
+
+
+def draw_batch(
+    conn: Connection, prepared: Prepared, stored: Sequence[Event], clock: Clock = now_ms
+) -> IngestResult:
+    """write_batch's second part: the stored events drawn down from their accounts' credits
+    and the holds they name settled; what became of the batch."""
     alerts = 0
     if stored:
         now = clock()
         alerts = journal.draw_down(conn, stored, now)
         if prepared.holds:
             credit_holds.settle(conn, prepared.holds, {e.key for e in stored}, now)
-    result = IngestResult(len(stored), prepared.size - len(stored), alerts)
-    return result, stored, buckets, new_bots
+    return IngestResult(len(stored), prepared.size - len(stored), alerts)
 
 
 def write_group(

@@ -2,6 +2,7 @@
 
     python -m benchmarks.writer --events 800000 --group 2
     python -m benchmarks.writer --events 800000 --group 2 --pragma wal_autocheckpoint=1000
+    python -m benchmarks.writer --events 200000 --group 4 --spread-days 400   # a backfill
 
 No HTTP, no pipe, no other process: batches of 1000 are validated and made ready first
 (ingest.Prepared, as a serving worker does), then written by ingest.turn.write_group in
@@ -65,13 +66,16 @@ def main() -> None:
     parser.add_argument(
         "--pragma", action="append", default=[], help="run on the writer's connection after its own"
     )
+    parser.add_argument(
+        "--spread-days", type=float, default=1.0, help="the days the stream's timestamps cover"
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="cm-writer-"))
     try:
         url = f"sqlite:///{folder / 'writes.db'}"
         prepare(url)
-        stream = make_events(args.events, "w", 1)
+        stream = make_events(args.events, "w", 1, spread_days=args.spread_days)
         ready = [
             Prepared.of(events.parse_batch({"events": stream[i : i + BATCH]}), {})
             for i in range(0, len(stream), BATCH)

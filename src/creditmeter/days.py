@@ -293,10 +293,48 @@ def parse_instant_param(name: str, text: str) -> int:
 BUCKET_MS = 15 * 60 * 1000  # the rollup bucket; every zone's offset since 2000 is a multiple
 
 
-@lru_cache(maxsize=1 << 16)
+_DAY_MS = 86_400_000
+_Piece = tuple[int, int, int]  # lo, hi, date ordinal: the instants lo <= t < hi are that date
+# The pieces of local dates that each UTC day touches, per zone: a backfill's buckets are
+# nearly all new, but a UTC day's are read from one entry (cleared when it grows large).
+_UTC_DAY_PIECES: dict[tuple[str, int], tuple[_Piece, ...]] = {}
+_UTC_DAY_PIECES_MAX = 1 << 16
+
+
 def bucket_day(bucket: int, tz_name: str) -> int:
     """The local date ordinal of every instant of the 15-minute bucket starting at `bucket`,
-    or -1 when a clock change inside the bucket makes them differ."""
+    or -1 when a clock change inside the bucket makes them differ: the bucket lies within
+    one piece of a whole_day, or it does not."""
+    key = (tz_name, bucket // _DAY_MS)
+    pieces = _UTC_DAY_PIECES.get(key)
+    if pieces is None:
+        if not MIN_MS + 3 * _DAY_MS <= bucket <= MAX_MS - 3 * _DAY_MS:
+            return _bucket_day_at_the_ends(bucket, tz_name)
+        if len(_UTC_DAY_PIECES) >= _UTC_DAY_PIECES_MAX:
+            _UTC_DAY_PIECES.clear()
+        pieces = _UTC_DAY_PIECES[key] = _utc_day_pieces(key[1], zone(tz_name))
+    end = bucket + BUCKET_MS
+    for lo, hi, day in pieces:
+        if lo <= bucket and end <= hi:
+            return day
+    return -1
+
+
+def _utc_day_pieces(utc_day: int, tz: ZoneInfo) -> tuple[_Piece, ...]:
+    """Every piece of a local date (whole_day) that meets UTC day `utc_day`. A clock set
+    back across midnight reaches at most one date past either end's."""
+    start, end = utc_day * _DAY_MS, (utc_day + 1) * _DAY_MS
+    first, last = _shift(local_date(start, tz), -1), _shift(local_date(end - 1, tz), 1)
+    return tuple(
+        (lo, hi, day.toordinal())
+        for day in (first + timedelta(days=n) for n in range((last - first).days + 1))
+        for lo, hi in whole_day(day, tz).pieces
+        if lo < end and start < hi
+    )
+
+
+def _bucket_day_at_the_ends(bucket: int, tz_name: str) -> int:
+    """bucket_day within days of the first and last instant accepted, read from the zone."""
     tz = zone(tz_name)
     first, last = from_ms(bucket).astimezone(tz), from_ms(bucket + BUCKET_MS - 1).astimezone(tz)
     if first.date() != last.date() or first.utcoffset() != last.utcoffset():

@@ -40,7 +40,10 @@ def merge_rollups(into: Rollups, more: Rollups) -> None:
 
 def _add(rollups: Rollups, key: tuple[str, str, int], sums: Sums) -> None:
     row = rollups.get(key)
-    rollups[key] = list(sums) if row is None else list(map(add, row, sums))
+    if row is None:
+        rollups[key] = sums.copy()  # `sums` stays its caller's
+    else:
+        row[:] = map(add, row, sums)
 
 
 def day_rollups(buckets: Rollups, events: Iterable[Event], zones: Mapping[str, str]) -> Rollups:
@@ -50,8 +53,11 @@ def day_rollups(buckets: Rollups, events: Iterable[Event], zones: Mapping[str, s
     width = len(CATEGORIES)
     days: Rollups = {}
     split: set[tuple[str, int]] = set()
+    day_of: dict[tuple[str, int], int] = {}  # a bucket's day, for each of its bots' rows
     for (account_id, bot_id, bucket), sums in buckets.items():
-        day = bucket_day(bucket, zones[account_id])
+        day = day_of.get((account_id, bucket))
+        if day is None:
+            day = day_of[(account_id, bucket)] = bucket_day(bucket, zones[account_id])
         if day < 0:
             split.add((account_id, bucket))
             continue

@@ -16,7 +16,7 @@ from itertools import pairwise
 from zoneinfo import TZPATH, ZoneInfo, available_timezones
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from creditmeter import days as days_module
@@ -24,6 +24,7 @@ from creditmeter.days import (
     MAX_MS,
     MIN_MS,
     Day,
+    bucket_day,
     count_days,
     day_start_ms,
     days_between,
@@ -267,6 +268,32 @@ def test_days_partition_the_range_and_match_the_wall_clock(
     t = start + where % (end - start + 1)
     (holder,) = [d for d in days if any(lo <= t < hi for lo, hi in d.pieces)]
     assert holder.date == wall_date(t, tz)
+
+
+@given(
+    st.sampled_from(sorted(days_module.zone_names())),
+    st.integers(utc_ms("1900-01-01T00:00:00Z"), utc_ms("2100-01-01T00:00:00Z")),
+)
+@example("America/St_Johns", ST_JOHNS_0001)  # set back across midnight at 00:01
+@example("America/St_Johns", ST_JOHNS_0001 + QUARTER)
+@example("Antarctica/Casey", utc_ms("2010-03-04T16:00:00Z"))
+@example("Pacific/Apia", utc_ms("2011-12-29T10:00:00Z"))  # skipped 2011-12-30 altogether
+@example("Europe/Berlin", utc_ms("2024-03-31T01:00:00Z"))  # an offset change within a date
+@example("Africa/Monrovia", utc_ms("1972-01-07T00:44:00Z"))  # -00:44:30 to UTC
+@settings(deadline=None)  # a UTC day's 96 buckets, 31 instants each
+def test_a_buckets_day_is_the_date_of_every_instant_in_it(zone_name: str, ms: int) -> None:
+    # Every bucket of the UTC day around `ms`: its day is the date each of its instants shows
+    # (checked every 30 s and at both ends), or -1 when they differ.
+    tz = ZoneInfo(zone_name)
+    first = ms - ms % DAY
+    for bucket in range(first, first + DAY, QUARTER):
+        day = bucket_day(bucket, zone_name)
+        instants = [*range(bucket, bucket + QUARTER, 30_000), bucket + QUARTER - 1]
+        dates = {wall_date(t, tz).toordinal() for t in instants}
+        if day >= 0:
+            assert dates == {day}, (bucket, day)
+        else:
+            assert len(dates) > 1, bucket
 
 
 @given(st.sampled_from(ZONES), st.dates(date(1900, 1, 2), date(2100, 1, 1)))

@@ -26,8 +26,26 @@ def lot(row: GrantRow) -> Lot:
 
 
 @dataclass(slots=True)
+class Deferred:
+    """The journal rows and grant remainders that the books of one ingested batch decided,
+    written together by `write` (a few statements for all its accounts, not several per
+    account: on PostgreSQL each is a round trip made while the account's rows are locked)."""
+
+    entries: list[EntryRow] = field(default_factory=list)
+    allocations: list[tuple[str, int, str, int]] = field(default_factory=list)
+    remaining: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def write(self, conn: Connection, books: Sequence[Book]) -> None:
+        sql.set_remaining_of(conn, [(a, g, left) for (a, g), left in self.remaining.items()])
+        sql.append_all(conn, self.entries, self.allocations)
+        sql.save_states(conn, {book.account_id: book.state for book in books})
+
+
+@dataclass(slots=True)
 class Book:
-    """One account's credits in the open write transaction."""
+    """One account's credits in the open write transaction. With `deferred`, its entries,
+    remainders and head are collected there and written by the caller (Deferred.write)
+    before its commit; without, each is written as it is decided."""
 
     conn: Connection
     account_id: str
@@ -36,6 +54,7 @@ class Book:
     last_balance: int = 0  # balance_after of the last entry: where the next one starts
     alerts: int = 0  # alert events decided by this book
     pending: list[outbox.Alert] = field(default_factory=list)  # not written yet
+    deferred: Deferred | None = None
 
     @classmethod
     def open(cls, conn: Connection, account_id: str, now: int, *, bumped: bool = False) -> Book:
@@ -45,9 +64,32 @@ class Book:
         if not bumped:
             revisions.bump(conn, [account_id])
         state = sql.lock_state(conn, account_id)
-        book = cls(
-            conn, account_id, state, {g.grant_id: g for g in sql.live_grants(conn, account_id)}
-        )
+        return cls._opened(conn, account_id, state, sql.live_grants(conn, account_id), now)
+
+    @classmethod
+    def open_all(
+        cls, conn: Connection, account_ids: Sequence[str], now: int, deferred: Deferred
+    ) -> list[Book]:
+        """Book.open(bumped=True) of each account, in id order, their writes `deferred`:
+        two statements for all of them (a due expiry ends its grant at once)."""
+        states = sql.lock_states(conn, account_ids)
+        live = sql.live_grants_of(conn, account_ids)
+        return [
+            cls._opened(conn, a, states[a], live.get(a, []), now, deferred)
+            for a in sorted(set(account_ids))
+        ]
+
+    @classmethod
+    def _opened(
+        cls,
+        conn: Connection,
+        account_id: str,
+        state: State,
+        live: Sequence[GrantRow],
+        now: int,
+        deferred: Deferred | None = None,
+    ) -> Book:
+        book = cls(conn, account_id, state, {g.grant_id: g for g in live}, deferred=deferred)
         book.last_balance = book.balance()  # the due expiries are not written yet
         book.expire(max(now, state.time))
         return book
@@ -87,7 +129,11 @@ class Book:
                 self.grants[grant_id], remaining=self.grants[grant_id].remaining - take
             )
             remaining.append((grant_id, row.remaining))
-        sql.set_remaining(self.conn, self.account_id, remaining)
+        if self.deferred is None:
+            sql.set_remaining(self.conn, self.account_id, remaining)
+        else:
+            for grant_id, left in remaining:
+                self.deferred.remaining[(self.account_id, grant_id)] = left
         self.state.overage += drawn.uncovered
         self._append(
             self.now,
@@ -157,7 +203,13 @@ class Book:
             last,
             note,
         )
-        sql.append(self.conn, entry, allocations)
+        if self.deferred is None:
+            sql.append(self.conn, entry, allocations)
+        else:
+            self.deferred.entries.append(entry)
+            self.deferred.allocations += [
+                (self.account_id, entry.seq, grant_id, credits) for grant_id, credits in allocations
+            ]
         self._alert(entry)
 
     def _alert(self, entry: EntryRow) -> None:
@@ -187,9 +239,11 @@ class Book:
         self.alerts += len(sent)
 
     def close(self, *, write_alerts: bool = True) -> None:
-        """Saves the journal head and writes the alerts decided (webhooks.outbox); without
-        `write_alerts` the caller writes `pending` itself, before its commit."""
-        sql.save_state(self.conn, self.account_id, self.state)
+        """Saves the journal head (deferred: Deferred.write saves it) and writes the alerts
+        decided (webhooks.outbox); without `write_alerts` the caller writes `pending`
+        itself, before its commit."""
+        if self.deferred is None:
+            sql.save_state(self.conn, self.account_id, self.state)
         if write_alerts:
             outbox.write_all(self.conn, self.pending)
             self.pending = []
@@ -201,11 +255,15 @@ def draw_down(conn: Connection, stored: Sequence[Event], now: int) -> int:
     Accounts are locked in id order, so concurrent batches lock alike. How many alert
     events the entries wrote."""
     alerts: list[outbox.Alert] = []
-    for account_id, events in groupby(sorted(stored, key=_ACCOUNT), key=_ACCOUNT):
-        book = Book.open(conn, account_id, now, bumped=True)  # by ingest.turn / postgres
-        book.draw(list(events))
+    by_account = {a: list(events) for a, events in groupby(sorted(stored, key=_ACCOUNT), _ACCOUNT)}
+    deferred = Deferred()
+    # Bumped by ingest.turn / postgres; the books' rows are written together below.
+    books = Book.open_all(conn, list(by_account), now, deferred)
+    for book in books:
+        book.draw(by_account[book.account_id])
         book.close(write_alerts=False)
         alerts += book.pending
+    deferred.write(conn, books)
     outbox.write_all(conn, alerts)  # the batch's alerts together
     return len(alerts)
 

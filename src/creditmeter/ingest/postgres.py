@@ -7,7 +7,7 @@ from anyio import to_thread
 from .. import bucket_limit
 from ..store import Store, conversation_credits, directory, revisions, sums, writes
 from .batch import IngestResult, Prepared
-from .turn import Clock, write_batch
+from .turn import Clock, draw_batch, insert_batch
 
 
 class PostgresWriter:
@@ -16,17 +16,23 @@ class PostgresWriter:
         self._clock = clock
 
     def write(self, prepared: Prepared) -> IngestResult:
+        """One transaction. Concurrent batches meet on the same rows (the account-wide
+        rollups of the same days and buckets, the accounts' revisions and credit heads) and
+        wait for each other there until commit: those rows are locked last, in the same
+        order by every batch (rollups, revisions, credit heads, each in key order), so that
+        the events' insert, the largest statement, runs while another batch holds them."""
         store = self._store
         with store.write() as conn:
             zones = directory.account_zones(conn, prepared.accounts)
-            revisions.bump(conn, zones)  # committed with the events, or not at all
-            result, stored, buckets, new_bots = write_batch(
+            stored, buckets, new_bots = insert_batch(
                 conn, prepared, zones, store.known_bots, self._clock
             )
+            conversation_credits.add_events(conn, stored)
             writes.add_to_rollups(conn, buckets, stored, zones)
             # Read after adding: the rows are locked by this transaction, the totals exact.
             bucket_limit.check(sums.bucket_totals(conn, bucket_limit.added(buckets)))
-            conversation_credits.add_events(conn, stored)
+            revisions.bump(conn, zones)  # committed with the events, or not at all
+            result = draw_batch(conn, prepared, stored, self._clock)
         store.known_bots |= new_bots  # only once committed
         return result
 

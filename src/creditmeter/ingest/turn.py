@@ -37,6 +37,20 @@ def write_batch(
     it stored and their bucket rollups (which the caller adds in the same transaction), and
     the bots it added. The events stored are drawn down from their accounts' credits, and
     the holds they name settled, in this same transaction (credits.journal)."""
+    stored, buckets, new_bots = insert_batch(conn, prepared, zones, known_bots, clock)
+    return draw_batch(conn, prepared, stored, clock), stored, buckets, new_bots
+
+
+def insert_batch(
+    conn: Connection,
+    prepared: Prepared,
+    zones: dict[str, str],
+    known_bots: set[tuple[str, str]],
+    clock: Clock = now_ms,
+) -> tuple[Sequence[Event], rollups.Rollups, frozenset[tuple[str, str]]]:
+    """write_batch's first part: the batch checked and its new events inserted. The events
+    it stored, their bucket rollups and the bots it added; draw_batch must follow in the
+    same transaction."""
     if not prepared.accounts <= zones.keys():  # validation first: an invalid batch is a 400
         raise UnknownAccounts(prepared.accounts - zones.keys())
     if prepared.holds:  # the holds events name exist, for their accounts
@@ -54,14 +68,21 @@ def write_batch(
             raise refuse_conflicts(conflicts)
         stored = [e for e in stored if e.key not in found]
         buckets = rollups.bucket_rollups(stored)
+    return stored, buckets, new_bots
+
+
+def draw_batch(
+    conn: Connection, prepared: Prepared, stored: Sequence[Event], clock: Clock = now_ms
+) -> IngestResult:
+    """write_batch's second part: the stored events drawn down from their accounts' credits
+    and the holds they name settled; what became of the batch."""
     alerts = 0
     if stored:
         now = clock()
         alerts = journal.draw_down(conn, stored, now)
         if prepared.holds:
             credit_holds.settle(conn, prepared.holds, {e.key for e in stored}, now)
-    result = IngestResult(len(stored), prepared.size - len(stored), alerts)
-    return result, stored, buckets, new_bots
+    return IngestResult(len(stored), prepared.size - len(stored), alerts)
 
 
 def write_group(
@@ -83,20 +104,26 @@ def write_group(
                 conn, frozenset().union(*(pending.prepared.accounts for pending in group))
             )
             revisions.bump(conn, zones)  # committed with the events, or not at all
+            # The stored totals of every bucket the group may add to, read once: its rollups
+            # are written at its end, so they cannot move before.
+            stored_totals = sums.bucket_totals(
+                conn, {key for p in group for key in bucket_limit.added(p.prepared.buckets)}
+            )
             for pending in group:
                 savepoint = conn.begin_nested()
                 try:
                     pending.result, inserted, batch_buckets, new_bots = write_batch(
                         conn, pending.prepared, zones, store.known_bots | added, clock
                     )
-                    batch_totals = _within_limit(conn, batch_buckets, pending_totals)
+                    batch_totals = _within_limit(batch_buckets, stored_totals, pending_totals)
                 except (InvalidInput, Conflict) as refused:
                     savepoint.rollback()
                     pending.error = refused
                 else:
                     savepoint.commit()
                     rollups.merge_rollups(buckets, batch_buckets)
-                    pending_totals = bucket_limit.merged(pending_totals, batch_totals)
+                    for key, total in batch_totals.items():
+                        pending_totals[key] = pending_totals.get(key, 0) + total
                     stored += inserted
                     added |= new_bots
             writes.add_to_rollups(conn, buckets, stored, zones)
@@ -116,13 +143,15 @@ def write_group(
 
 
 def _within_limit(
-    conn: Connection, buckets: rollups.Rollups, pending: bucket_limit.Totals
+    buckets: rollups.Rollups, stored: bucket_limit.Totals, pending: bucket_limit.Totals
 ) -> bucket_limit.Totals:
     """What a batch of the group adds to bucket totals; InvalidInput if, with what is stored
-    and what the group's earlier batches add (their rollups are written at the end), a
-    bucket would pass the limit. SQLite's write turn is exclusive: the totals cannot move."""
+    (`stored`, read for the whole group: SQLite's write turn is exclusive and the group's
+    rollups are written at its end) and what the group's earlier batches add (`pending`),
+    a bucket would pass the limit."""
     batch = bucket_limit.added(buckets)
     if batch:
-        earlier = {key: pending[key] for key in batch if key in pending}
-        bucket_limit.check(bucket_limit.merged(sums.bucket_totals(conn, batch), earlier, batch))
+        bucket_limit.check(
+            {key: stored.get(key, 0) + pending.get(key, 0) + add for key, add in batch.items()}
+        )
     return batch

@@ -3,14 +3,15 @@ its allocations, holds. Services in creditmeter.credits decide; this only reads 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from .dialect import dialect_of, run
+from .dialect import Dialect, dialect_of, run
 from .tables import credit_allocations, credit_entries, credit_grants, credit_holds
 
 
@@ -105,6 +106,33 @@ def lock_state(conn: Connection, account_id: str) -> State:
     return State(*rows[0])
 
 
+_LOCK_STATES_SQLITE = (
+    "INSERT INTO credit_state (account_id, seq, time, overage)"
+    " SELECT value, 0, 0, 0 FROM json_each(?) WHERE true"
+    " ON CONFLICT (account_id) DO UPDATE SET seq = credit_state.seq"
+    f" RETURNING account_id, seq, time, overage, alert, {_THRESHOLD}"
+)
+_LOCK_STATES_POSTGRES = (
+    "INSERT INTO credit_state (account_id, seq, time, overage)"
+    " SELECT a, 0, 0, 0 FROM unnest(%s::text[]) AS a ORDER BY a"
+    " ON CONFLICT (account_id) DO UPDATE SET seq = credit_state.seq"
+    f" RETURNING account_id, seq, time, overage, alert, {_THRESHOLD}"
+)
+
+
+def lock_states(conn: Connection, account_ids: Sequence[str]) -> dict[str, State]:
+    """lock_state of several accounts in one statement, their rows locked in id order (as
+    concurrent writers lock them)."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    if dialect_of(conn).one_writer:
+        rows = run(conn, _LOCK_STATES_SQLITE, (json.dumps(wanted),))
+    else:
+        rows = run(conn, _LOCK_STATES_POSTGRES, (wanted,))
+    return {row[0]: State(*row[1:]) for row in rows}
+
+
 def read_state(conn: Connection, account_id: str) -> State:
     rows = _sql(
         conn,
@@ -139,6 +167,23 @@ def live_grants(conn: Connection, account_id: str) -> list[GrantRow]:
     return [GrantRow(*row) for row in rows]
 
 
+def live_grants_of(conn: Connection, account_ids: Sequence[str]) -> dict[str, list[GrantRow]]:
+    """live_grants of several accounts in one statement (an account without any: absent)."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    params: str | list[str] = wanted
+    if dialect_of(conn).one_writer:
+        where, params = "account_id IN (SELECT value FROM json_each(?))", json.dumps(wanted)
+    else:
+        where = "account_id = ANY(%s)"
+    found: dict[str, list[GrantRow]] = {}
+    sql = f"SELECT {_GRANT_COLUMNS} FROM credit_grants WHERE {where} AND ended IS NULL"
+    for row in run(conn, sql, (params,)):
+        found.setdefault(row[0], []).append(GrantRow(*row))
+    return found
+
+
 def grants(conn: Connection, account_id: str) -> list[GrantRow]:
     rows = _sql(
         conn,
@@ -169,6 +214,46 @@ def set_remaining(conn: Connection, account_id: str, remaining: Iterable[tuple[s
         )
 
 
+_REMAINING_TYPES: Final = ("text", "text", "bigint")
+
+
+def set_remaining_of(conn: Connection, remaining: Sequence[tuple[str, str, int]]) -> None:
+    """set_remaining for (account_id, grant_id, remaining) of several accounts, in as few
+    statements as the database takes (each grant at most once)."""
+    dialect = dialect_of(conn)
+    for chunk in dialect.chunks(sorted(remaining), len(_REMAINING_TYPES)):
+        run(conn, _set_remaining_sql(dialect, len(chunk)), dialect.params(chunk))
+
+
+@cache
+def _set_remaining_sql(dialect: Dialect, count: int) -> str:
+    return (
+        f"WITH v(a, g, r) AS ({dialect.source(_REMAINING_TYPES, count)})"
+        " UPDATE credit_grants SET remaining = v.r FROM v"
+        " WHERE credit_grants.account_id = v.a AND credit_grants.grant_id = v.g"
+    )
+
+
+_STATE_TYPES: Final = ("text", "bigint", "bigint", "bigint", "text")
+
+
+def save_states(conn: Connection, states: Mapping[str, State]) -> None:
+    """save_state of several accounts, in as few statements as the database takes."""
+    dialect = dialect_of(conn)
+    rows = [(a, s.seq, s.time, s.overage, s.alert) for a, s in sorted(states.items())]
+    for chunk in dialect.chunks(rows, len(_STATE_TYPES)):
+        run(conn, _save_states_sql(dialect, len(chunk)), dialect.params(chunk))
+
+
+@cache
+def _save_states_sql(dialect: Dialect, count: int) -> str:
+    return (
+        f"WITH v(a, seq, time, overage, alert) AS ({dialect.source(_STATE_TYPES, count)})"
+        " UPDATE credit_state SET seq = v.seq, time = v.time, overage = v.overage,"
+        " alert = v.alert FROM v WHERE credit_state.account_id = v.a"
+    )
+
+
 def end_grant(conn: Connection, account_id: str, grant_id: str, ended: str, at: int) -> None:
     conn.execute(
         update(credit_grants)
@@ -194,6 +279,46 @@ def append(conn: Connection, entry: EntryRow, allocations: Sequence[tuple[str, i
             f"INSERT INTO credit_allocations (account_id, seq, grant_id, credits) VALUES {rows}",
             params,
         )
+
+
+_ENTRY_COLUMNS: Final = EntryRow.__slots__
+_ENTRY_TYPES: Final = (
+    "text",
+    "bigint",
+    "bigint",
+    "text",
+    "bigint",
+    "bigint",
+    "bigint",
+    "text",
+    "int",
+    "text",
+    "text",
+    "text",
+)
+_ALLOCATION_TYPES: Final = ("text", "bigint", "text", "bigint")
+
+
+def append_all(
+    conn: Connection, entries: Sequence[EntryRow], allocations: Sequence[tuple[str, int, str, int]]
+) -> None:
+    """append() of many entries, of any accounts, and their allocations ((account_id, seq,
+    grant_id, credits)): one statement per table, as the database takes them."""
+    dialect = dialect_of(conn)
+    rows = [tuple(getattr(e, c) for c in _ENTRY_COLUMNS) for e in entries]
+    for chunk in dialect.chunks(rows, len(_ENTRY_TYPES)):
+        run(conn, _append_sql(dialect, "entries", len(chunk)), dialect.params(chunk))
+    for part in dialect.chunks(allocations, len(_ALLOCATION_TYPES)):
+        run(conn, _append_sql(dialect, "allocations", len(part)), dialect.params(part))
+
+
+@cache
+def _append_sql(dialect: Dialect, table: str, count: int) -> str:
+    columns: Sequence[str] = _ENTRY_COLUMNS
+    types: Sequence[str] = _ENTRY_TYPES
+    if table == "allocations":
+        columns, types = ("account_id", "seq", "grant_id", "credits"), _ALLOCATION_TYPES
+    return f"INSERT INTO credit_{table} ({', '.join(columns)}) {dialect.source(types, count)}"
 
 
 def entries(conn: Connection, account_id: str, after_seq: int, limit: int) -> list[EntryRow]:

@@ -7,7 +7,10 @@ is computed; an answer cached at a revision is served only while the revision re
 same, so it is never older than the last commit that finished before the request began.
 
 Lock order on PostgreSQL: accounts (ingestion's FOR SHARE, a zone change's FOR UPDATE),
-then account_revisions (bump, in account order), then credit_state."""
+then account_revisions (bump, in account order), then credit_state. Ingestion locks the
+rows its batch adds to (its events, conversation and run rollups, buckets, days) between
+accounts and account_revisions: the rows concurrent batches share are held from there to
+commit, so it takes them as late as it can (ingest/postgres.py)."""
 
 from __future__ import annotations
 

@@ -8,11 +8,8 @@ create + release pairs per second on one account. Short runs; compare in one run
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from unittest import mock
-
-import httpx
 
 from creditmeter import accounts, keys
 from creditmeter.credits import journal
@@ -85,29 +82,51 @@ def ingest_rates(url: str, rounds: int, batches: int) -> tuple[float, float]:
     return best["A"], best["B"]
 
 
-async def _hold_pairs(base_url: str, key: str, seconds: float, clients: int) -> float:
-    headers = {"Authorization": f"Bearer {key}"}
-    done = 0
-    deadline = time.perf_counter() + seconds
+HOLD_PAIRS_LUA = """
+-- One connection per wrk thread: each alternates a hold's create and its release, the
+-- release sent once the create is answered (no pipelining), so every release finds its hold.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("number", threads)
+end
+local n = 0
+local open = nil
+local headers = {["Authorization"] = "Bearer %(key)s", ["Content-Type"] = "application/json"}
+request = function()
+  if open == nil then
+    n = n + 1
+    open = string.format("h%(run)s-%%d-%%d", number, n)
+    local body = string.format('{"id":"%%s","account_id":"acct-0","credits":1}', open)
+    return wrk.format("POST", "/v1/credits/holds", headers, body)
+  end
+  local path = "/v1/credits/holds/" .. open .. "/release"
+  open = nil
+  return wrk.format("POST", path, headers)
+end
+"""
 
-    async def loop(c: int) -> None:
-        nonlocal done
-        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as http:
-            n = 0
-            while time.perf_counter() < deadline:
-                hold_id = f"h-{c}-{n}-{time.time_ns()}"
-                answer = await http.post(
-                    "/v1/credits/holds", json={"id": hold_id, "account_id": "acct-0", "credits": 1}
-                )
-                assert answer.status_code == 201, answer.text
-                answer = await http.post(f"/v1/credits/holds/{hold_id}/release")
-                assert answer.status_code == 200, answer.text
-                done += 1
-                n += 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(loop(c) for c in range(clients)))
-    return done / (time.perf_counter() - started)
+def hold_pairs(base_url: str, key: str, seconds: int, clients: int) -> wrk.WrkResult:
+    """Hold create + release on one account from `clients` connections (wrk, one thread
+    each); pairs/s is half its requests/s, and every answer must be a 2xx."""
+    lua = HOLD_PAIRS_LUA % {"key": key, "run": time.time_ns()}
+    return wrk.run(
+        f"{base_url}/v1/credits/holds",
+        connections=clients,
+        threads=clients,
+        seconds=seconds,
+        lua=lua,
+    )
+
+
+def _grant_one(url: str) -> None:
+    """acct-0 with one grant large enough for every hold (the holds phase alone)."""
+    store = open_store(Settings(database_url=url))
+    accounts.create_account(store=store, account_id="acct-0")
+    body = {"id": "g0", "credits": "1000000000", "kind": "purchase"}
+    create_grant(store=store, account_id="acct-0", request=GrantRequest.parse(body))
+    store.dispose()
 
 
 def main() -> None:
@@ -117,27 +136,61 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=1)
-    args = parser.parse_args()
-    without, with_grants = ingest_rates(args.database_url, args.rounds, args.batches)
-    print(
-        f"ingest events/s: without draw-down {without:,.0f}, with 3 grants/account "
-        f"{with_grants:,.0f} ({(1 - with_grants / without) * 100:.1f}% lower)"
+    parser.add_argument(
+        "--hold-clients", default="8", help="comma-separated: one holds run per figure"
     )
+    parser.add_argument(
+        "--holds-only", action="store_true", help="no ingestion and no balance reads"
+    )
+    parser.add_argument(
+        "--hello",
+        action="store_true",
+        help="first the uvicorn hello-world with as many connections (the HTTP ceiling)",
+    )
+    args = parser.parse_args()
+    if args.hello:
+        with servers.hello_world() as hello:
+            for clients in map(int, args.hold_clients.split(",")):
+                result = wrk.run(
+                    f"{hello.base_url}/",
+                    connections=clients,
+                    threads=clients,
+                    seconds=args.seconds,
+                )
+                print(f"hello-world, {clients} clients: {result.requests_per_second:,.0f} req/s")
+    if args.holds_only:
+        _grant_one(args.database_url)
+    else:
+        without, with_grants = ingest_rates(args.database_url, args.rounds, args.batches)
+        print(
+            f"ingest events/s: without draw-down {without:,.0f}, with 3 grants/account "
+            f"{with_grants:,.0f} ({(1 - with_grants / without) * 100:.1f}% lower)"
+        )
     store = open_store(Settings(database_url=args.database_url))
     read = keys.create_key(store=store, scope="read", account_id="acct-0").token
     ingest_key = keys.create_key(store=store, scope="ingest").token
     store.dispose()
     with servers.creditmeter(args.database_url, workers=args.workers) as server:
-        url = f"{server.base_url}/v1/account/credits/balance"
-        result = wrk.run(
-            url, connections=32, seconds=args.seconds, headers={"Authorization": f"Bearer {read}"}
-        )
-        print(
-            f"balance reads, 32 connections: {result.requests_per_second:,.0f}/s, "
-            f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, non-2xx {result.non_2xx}"
-        )
-        pairs = asyncio.run(_hold_pairs(server.base_url, ingest_key, args.seconds, 8))
-        print(f"hold create + release: {pairs:,.0f} pairs/s (8 clients)")
+        if not args.holds_only:
+            url = f"{server.base_url}/v1/account/credits/balance"
+            result = wrk.run(
+                url,
+                connections=32,
+                seconds=args.seconds,
+                headers={"Authorization": f"Bearer {read}"},
+            )
+            print(
+                f"balance reads, 32 connections: {result.requests_per_second:,.0f}/s, "
+                f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
+                f"non-2xx {result.non_2xx}"
+            )
+        for clients in map(int, args.hold_clients.split(",")):
+            pairs = hold_pairs(server.base_url, ingest_key, args.seconds, clients)
+            print(
+                f"hold create + release, {clients} clients, {args.workers} worker(s): "
+                f"{pairs.requests_per_second / 2:,.0f} pairs/s, request p50 "
+                f"{pairs.p50_ms:.2f} ms, p99 {pairs.p99_ms:.2f} ms, non-2xx {pairs.non_2xx}"
+            )
 
 
 if __name__ == "__main__":

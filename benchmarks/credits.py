@@ -1,19 +1,25 @@
 """Credit figures: ingestion with and without the draw-down (three grants per account),
 balance reads at 32 connections (wrk, through `creditmeter serve`), and hold
-create + release pairs per second on one account. Short runs; compare in one run.
+create + release pairs per second on one account (through `serve` with N clients, and with
+--desk through a HoldDesk in-process, without HTTP). Short runs; compare in one run.
 
     python -m benchmarks.credits --database-url sqlite:////tmp/credits-bench.db
+    python -m benchmarks.credits --database-url URL --holds-only --hello --desk \
+        --hold-clients 8,32 --workers 2
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from unittest import mock
 
 from creditmeter import accounts, keys
 from creditmeter.credits import journal
 from creditmeter.credits.grants import GrantRequest, create_grant
+from creditmeter.credits.hold_desk import HoldDesk
+from creditmeter.credits.holds import HoldRequest, Release
 from creditmeter.events import Event
 from creditmeter.ingest import Ingestion
 from creditmeter.settings import Settings
@@ -120,6 +126,36 @@ def hold_pairs(base_url: str, key: str, seconds: int, clients: int) -> wrk.WrkRe
     )
 
 
+def desk_pairs(url: str, clients: int, seconds: float) -> tuple[float, float]:
+    """Hold create + release pairs/s on acct-0 through one HoldDesk in this process, with no
+    HTTP (the store's side alone), and the mean requests per group."""
+    store = open_store(Settings(database_url=url))
+    desk = HoldDesk(store)
+    done = 0
+
+    async def client(number: int, deadline: float) -> None:
+        nonlocal done
+        n = 0
+        while time.perf_counter() < deadline:
+            hold_id = f"d{time.time_ns()}-{number}-{n}"
+            body = {"id": hold_id, "account_id": "acct-0", "credits": 1}
+            for ask in (HoldRequest.parse(body), Release(hold_id)):
+                outcome = await desk.ask(ask)
+                assert not isinstance(outcome, Exception), outcome
+            done += 1
+            n += 1
+
+    async def run() -> float:
+        started = time.perf_counter()
+        deadline = started + seconds
+        await asyncio.gather(*(client(c, deadline) for c in range(clients)))
+        return time.perf_counter() - started
+
+    took = asyncio.run(run())
+    store.dispose()
+    return done / took, 2 * done / max(desk.groups, 1)
+
+
 def _grant_one(url: str) -> None:
     """acct-0 with one grant large enough for every hold (the holds phase alone)."""
     store = open_store(Settings(database_url=url))
@@ -147,6 +183,11 @@ def main() -> None:
         action="store_true",
         help="first the uvicorn hello-world with as many connections (the HTTP ceiling)",
     )
+    parser.add_argument(
+        "--desk",
+        action="store_true",
+        help="also hold pairs through a HoldDesk in this process, without HTTP",
+    )
     args = parser.parse_args()
     if args.hello:
         with servers.hello_world() as hello:
@@ -166,6 +207,13 @@ def main() -> None:
             f"ingest events/s: without draw-down {without:,.0f}, with 3 grants/account "
             f"{with_grants:,.0f} ({(1 - with_grants / without) * 100:.1f}% lower)"
         )
+    if args.desk:
+        for clients in map(int, args.hold_clients.split(",")):
+            pairs, per_group = desk_pairs(args.database_url, clients, args.seconds)
+            print(
+                f"hold create + release in-process (HoldDesk, no HTTP), {clients} clients: "
+                f"{pairs:,.0f} pairs/s, {per_group:.1f} requests per transaction"
+            )
     store = open_store(Settings(database_url=args.database_url))
     read = keys.create_key(store=store, scope="read", account_id="acct-0").token
     ingest_key = keys.create_key(store=store, scope="ingest").token

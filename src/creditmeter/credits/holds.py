@@ -106,8 +106,8 @@ def _apply(store: Store, asks: Sequence[HoldAsk], now: int) -> list[Outcome]:
     ids = [ask.hold_id for ask in asks]
     creates = [ask for ask in asks if isinstance(ask, HoldRequest)]
     with store.write() as conn:
-        rows = {row.hold_id: row for row in sql.holds(conn, ids)}
-        known = sql.existing_accounts(conn, (ask.account_id for ask in creates))
+        found, known = sql.holds_and_accounts(conn, ids, (a.account_id for a in creates))
+        rows = {row.hold_id: row for row in found}
         # The accounts of the holds named are locked too (a hold never changes account).
         named = {row.account_id for row in rows.values()}
         accounts = sorted(known | named)

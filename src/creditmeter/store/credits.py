@@ -298,12 +298,24 @@ def holds(conn: Connection, hold_ids: Iterable[str]) -> list[HoldRow]:
     return [HoldRow(*row) for row in rows]
 
 
-def existing_accounts(conn: Connection, account_ids: Iterable[str]) -> set[str]:
-    wanted = sorted(set(account_ids))
-    if not wanted:
-        return set()
-    rows = _sql(conn, f"SELECT id FROM accounts WHERE id IN ({_marks(len(wanted))})", wanted)
-    return {account_id for (account_id,) in rows}
+def holds_and_accounts(
+    conn: Connection, hold_ids: Iterable[str], account_ids: Iterable[str]
+) -> tuple[list[HoldRow], set[str]]:
+    """The holds of these ids, and which of these accounts exist: one statement (a group of
+    hold requests reads both before it locks anything)."""
+    holds_wanted, accounts_wanted = sorted(set(hold_ids)), sorted(set(account_ids))
+    if not accounts_wanted:
+        return holds(conn, holds_wanted), set()
+    nulls = ", ".join(["NULL"] * (len(credit_holds.columns) - 2))
+    rows = _sql(
+        conn,
+        f"SELECT {_HOLD_COLUMNS} FROM credit_holds WHERE hold_id IN ({_marks(len(holds_wanted))})"
+        f" UNION ALL SELECT NULL, id, {nulls} FROM accounts"
+        f" WHERE id IN ({_marks(len(accounts_wanted))})",
+        [*holds_wanted, *accounts_wanted],
+    )
+    found = [HoldRow(*row) for row in rows if row[0] is not None]
+    return found, {row[1] for row in rows if row[0] is None}
 
 
 def held(conn: Connection, account_id: str, at: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 from unittest import mock
 
@@ -20,6 +21,7 @@ from creditmeter.credits import journal
 from creditmeter.credits.grants import GrantRequest, create_grant
 from creditmeter.credits.hold_desk import HoldDesk
 from creditmeter.credits.holds import HoldRequest, Release
+from creditmeter.errors import Conflict
 from creditmeter.events import Event
 from creditmeter.ingest import Ingestion
 from creditmeter.settings import Settings
@@ -90,7 +92,8 @@ def ingest_rates(url: str, rounds: int, batches: int) -> tuple[float, float]:
 
 HOLD_PAIRS_LUA = """
 -- One connection per wrk thread: each alternates a hold's create and its release, the
--- release sent once the create is answered (no pipelining), so every release finds its hold.
+-- release sent once the create is answered (no pipelining). The state moves on in
+-- response(), not in request(): wrk builds one request at start that it never sends.
 local threads = 0
 function setup(thread)
   threads = threads + 1
@@ -98,17 +101,19 @@ function setup(thread)
 end
 local n = 0
 local open = nil
+local taken = false
 local headers = {["Authorization"] = "Bearer %(key)s", ["Content-Type"] = "application/json"}
 request = function()
-  if open == nil then
-    n = n + 1
-    open = string.format("h%(run)s-%%d-%%d", number, n)
-    local body = string.format('{"id":"%%s","account_id":"acct-0","credits":1}', open)
-    return wrk.format("POST", "/v1/credits/holds", headers, body)
+  if taken then
+    return wrk.format("POST", "/v1/credits/holds/" .. open .. "/release", headers)
   end
-  local path = "/v1/credits/holds/" .. open .. "/release"
-  open = nil
-  return wrk.format("POST", path, headers)
+  n = n + 1
+  open = string.format("h%(run)s-%%d-%%d", number, n)
+  local body = string.format('{"id":"%%s","account_id":"acct-0","credits":1}', open)
+  return wrk.format("POST", "/v1/credits/holds", headers, body)
+end
+response = function(status, headers, body)
+  if status == 201 then taken = true elseif status == 200 then taken = false end
 end
 """
 
@@ -159,7 +164,8 @@ def desk_pairs(url: str, clients: int, seconds: float) -> tuple[float, float]:
 def _grant_one(url: str) -> None:
     """acct-0 with one grant large enough for every hold (the holds phase alone)."""
     store = open_store(Settings(database_url=url))
-    accounts.create_account(store=store, account_id="acct-0")
+    with contextlib.suppress(Conflict):  # a store this phase ran on before
+        accounts.create_account(store=store, account_id="acct-0")
     body = {"id": "g0", "credits": "1000000000", "kind": "purchase"}
     create_grant(store=store, account_id="acct-0", request=GrantRequest.parse(body))
     store.dispose()

@@ -6,6 +6,8 @@ answering the same through the fast path (http/hold_path.py) as through FastAPI.
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -205,3 +207,51 @@ def _clear(store: Store) -> None:
     with store.engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(text(f"DELETE FROM {table.name}"))
+
+
+@pytest.mark.postgres
+def test_an_id_taken_meanwhile_for_another_account(postgres_store: Store) -> None:
+    """PostgreSQL: another transaction inserts the group's new hold id for another account
+    and commits while the group waits on that row; the group is decided again, and the
+    hold is a 409 (an id is unique across accounts), its other request still taken."""
+    store = postgres_store
+    for account in ("acme", "other"):
+        accounts.create_account(store=store, account_id=account)
+        body = {"id": f"g-{account}", "credits": 10, "kind": "purchase"}
+        create_grant(store=store, account_id=account, request=GrantRequest.parse(body))
+    outcomes: list[Outcome] = []
+    with store.engine.connect() as other:
+        other.execute(
+            text(
+                "INSERT INTO credit_holds VALUES"
+                " ('x', 'other', 1000000, 900, 'active', 0, 9999999999999, NULL)"
+            )
+        )
+        group = threading.Thread(
+            target=lambda: outcomes.extend(
+                apply_holds(store=store, asks=[_take("x", 1), _take("y", 2)])
+            )
+        )
+        group.start()
+        _wait_for_a_lock_wait(store)
+        other.commit()
+    group.join()
+    taken_elsewhere, taken = outcomes
+    assert isinstance(taken_elsewhere, Conflict)
+    assert _taken(taken) == ("y", 8, True)
+    assert _held(store) == (2, 8)
+
+
+def _wait_for_a_lock_wait(store: Store) -> None:
+    """Until a session of this database waits for a lock (the group's insert on the row
+    the other transaction holds)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(6000):
+        with store.engine.connect() as conn:
+            if conn.execute(query).scalar():
+                return
+        time.sleep(0.005)
+    raise AssertionError("the group never waited for the other transaction's row")

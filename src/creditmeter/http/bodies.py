@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, 
 
 from ..errors import PayloadTooLarge, RequestTimeout
 from ..services import Services
-from .auth import GATE_KEY, RequestNotes, looked_key
+from .auth import GATE_KEY, RequestNotes, bearer_key, run_read
 
 EVENTS_PATH = "/v1/usage/events"
 MAX_EVENTS_BODY = 1 << 20  # 1 MiB, the contract's limit on a batch
@@ -88,7 +88,15 @@ class BodyGate:
             ),
             "",
         )
-        notes[GATE_KEY] = await looked_key(self.services, authorization, notes)
+        services = self.services
+        notes[GATE_KEY] = await run_read(
+            services.store,
+            bearer_key,
+            services,
+            authorization,
+            notes,
+            services.store.generation(),
+        )
 
     async def _read(self, scope: Scope, receive: Receive) -> bytes | None:
         limit = body_limit(scope["path"], self.max_body_bytes)

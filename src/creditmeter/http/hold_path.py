@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 from ..errors import Forbidden
 from ..keys import Key
 from ..services import Services
-from .auth import GATE_KEY, looked_key
+from .auth import GATE_KEY, bearer_key, run_read
 from .credit_routes import hold_answer
 from .credit_routes import router as credit_router
 
@@ -39,8 +39,9 @@ def released_hold(path: str) -> str | None:
 
 class HoldPath:
     """Pure-ASGI middleware answering POST on the two hold routes; anything else goes on to
-    `app`. Inside bodies.BodyGate, which has checked the key of a request with a body and
-    read that body whole; errors go to the app's own handlers, as on any route."""
+        `app`. Inside bodies.BodyGate, which has checked the key of a request with a body and
+        read that body whole (a release has none: its key is checked here, as auth.current_key
+    does); errors go to the app's own handlers, as on any route."""
 
     def __init__(
         self,
@@ -84,7 +85,9 @@ class HoldPath:
         checked = notes.get(GATE_KEY)
         if isinstance(checked, Key):  # checked and counted by BodyGate
             return checked
-        return await looked_key(self.services, authorization, notes)
+        services = self.services
+        store = services.store
+        return await run_read(store, bearer_key, services, authorization, notes, store.generation())
 
 
 def _ingest_key(key: Key) -> None:

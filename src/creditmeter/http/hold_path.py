@@ -14,11 +14,11 @@ from starlette.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 from ..errors import Forbidden
 from ..keys import Key
 from ..services import Services
-from .auth import GATE_KEY, bearer_key, run_read
+from .auth import GATE_KEY, looked_key
+from .bodies import HOLDS_PATH
 from .credit_routes import hold_answer
 from .credit_routes import router as credit_router
 
-HOLDS_PATH = "/v1/credits/holds"
 _PREFIX, _SUFFIX = HOLDS_PATH + "/", "/release"
 _ROUTES = {
     route.path: route
@@ -85,9 +85,7 @@ class HoldPath:
         checked = notes.get(GATE_KEY)
         if isinstance(checked, Key):  # checked and counted by BodyGate
             return checked
-        services = self.services
-        store = services.store
-        return await run_read(store, bearer_key, services, authorization, notes, store.generation())
+        return await looked_key(self.services, authorization, notes)
 
 
 def _ingest_key(key: Key) -> None:

@@ -33,11 +33,12 @@ def run(
     seconds: int = 15,
     headers: dict[str, str] | None = None,
     lua: str | None = None,
+    threads: int = 1,
 ) -> WrkResult:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
-    command = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     with tempfile.TemporaryDirectory() as folder:

@@ -8,6 +8,7 @@ from datetime import date
 
 from .accounts import Account
 from .cache import GenerationCache
+from .credits.hold_desk import HoldDesk
 from .ingest import Ingestion, ResendFilter
 from .keys import KeyCache
 from .looks import LookCache
@@ -49,6 +50,7 @@ class Services:
     balance_cache: GenerationCache[str, tuple[int | None, bytes]]
     written_rows: WrittenRows
     deliverer: Deliverer  # run by `serve`'s lifespan; poked after commits that wrote alerts
+    hold_desk: HoldDesk  # this process's hold requests, decided a group per transaction
 
     @classmethod
     def build(
@@ -87,6 +89,7 @@ class Services:
             list_cache=GenerationCache(1024),
             written_rows=WrittenRows(),
             deliverer=Deliverer(the_store, settings, metrics),
+            hold_desk=HoldDesk(the_store),
         )
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ from .credit_routes import router as credit_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
 from .head import HeadAsGet
+from .hold_path import HoldPath
 from .ingest_routes import router as ingest_router
 from .ops_routes import STATIC
 from .ops_routes import router as ops_router
@@ -58,10 +59,11 @@ def create_app(
     everything it holds is one Services, built here. With `writer_process` (`creditmeter
     serve`), the batches of a SQLite file it opened are written by a process of their own
     (ingest.writer_process). `resends`: the filter of resent events to use (a test's
-    observer). Without `bill_fast_path`, FastAPI routes the bill endpoints like any other.
-    With `sweep_expiries` (`creditmeter serve`), due credit expiries are written within a
-    minute (credits.expiry), by a task of the app's lifespan; with `deliver_webhooks`, a
-    task of the lifespan delivers alert webhooks (webhooks.deliverer)."""
+    observer). Without `bill_fast_path`, FastAPI routes the bill, balance and hold
+    endpoints like any other. With `sweep_expiries` (`creditmeter serve`), due credit
+    expiries are written within a minute (credits.expiry), by a task of the app's
+    lifespan; with `deliver_webhooks`, a task of the lifespan delivers alert webhooks
+    (webhooks.deliverer)."""
     settings = settings or Settings()
     services = Services.build(settings, store=store, writer_process=writer_process, resends=resends)
 
@@ -120,6 +122,7 @@ def create_app(
     # Innermost first: the bill fast path sits inside CORS and the edge, like every route.
     if bill_fast_path:
         app.add_middleware(BillFastPath, services=services, handlers=app.exception_handlers)
+        app.add_middleware(HoldPath, services=services, handlers=app.exception_handlers)
     app.add_middleware(BodyGate, services=services, handlers=app.exception_handlers)
     app.add_middleware(HeadAsGet)
     if settings.cors_origins:

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from .. import keys
+from .. import keys, looks
 from ..accounts import Account, stored_account
 from ..cache import GenerationCache
 from ..errors import Forbidden, InvalidInput, NotFound, Unauthorized
@@ -85,6 +85,17 @@ def bearer_key(
     )
     admit(services, record, notes)
     return record
+
+
+async def looked_key(services: Services, authorization: str, notes: RequestNotes) -> Key:
+    """bearer_key through the request's look (looks.py): one statement on the driver, on
+    PostgreSQL one round trip awaited on the event loop, where bearer_key reads through
+    SQLAlchemy (on PostgreSQL in the thread pool: a checkout, its ping, a transaction).
+    For the hold routes; on a black-holed PostgreSQL it waits for the async pool's bound,
+    as the balance and bill reads do (tests/reliability/test_black_hole.py)."""
+    found = await looks.look_async(services.store, authorization, None, services.look_cache)
+    admit(services, found.key, notes)
+    return found.key
 
 
 def admit(services: Services, record: Key, notes: RequestNotes) -> None:

@@ -383,27 +383,64 @@ def accounts_with_due_expiries(conn: Connection, at: int) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def insert_hold(conn: Connection, row: HoldRow) -> bool:
-    """False when the hold id is taken (the primary key decides)."""
-    result = conn.execute(
-        dialect_of(conn).insert(credit_holds).on_conflict_do_nothing(),
-        _fields(row),
+_HOLD_COLUMNS = ", ".join(c.name for c in credit_holds.columns)
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def insert_holds(conn: Connection, rows: Sequence[HoldRow]) -> set[str]:
+    """Inserts the holds in one statement; the ids inserted (an id already taken, by a
+    transaction that committed first, is left out: the primary key decides)."""
+    if not rows:
+        return set()
+    width = len(credit_holds.columns)
+    values = ", ".join([f"({_marks(width)})"] * len(rows))
+    inserted = _sql(
+        conn,
+        f"INSERT INTO credit_holds ({_HOLD_COLUMNS}) VALUES {values}"
+        " ON CONFLICT (hold_id) DO NOTHING RETURNING hold_id",
+        [v for row in rows for v in (getattr(row, name) for name in row.__slots__)],
     )
-    return bool(result.rowcount)
+    return {hold_id for (hold_id,) in inserted}
 
 
-def hold(conn: Connection, hold_id: str, *, lock: bool = False) -> HoldRow | None:
-    query = select(credit_holds).where(credit_holds.c.hold_id == hold_id)
-    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
-    return None if row is None else HoldRow(*row)
+def hold(conn: Connection, hold_id: str) -> HoldRow | None:
+    found = holds(conn, [hold_id])
+    return found[0] if found else None
 
 
 def holds(conn: Connection, hold_ids: Iterable[str]) -> list[HoldRow]:
     wanted = sorted(set(hold_ids))
     if not wanted:
         return []
-    query = select(credit_holds).where(credit_holds.c.hold_id.in_(wanted))
-    return [HoldRow(*row) for row in conn.execute(query)]
+    rows = _sql(
+        conn,
+        f"SELECT {_HOLD_COLUMNS} FROM credit_holds WHERE hold_id IN ({_marks(len(wanted))})",
+        wanted,
+    )
+    return [HoldRow(*row) for row in rows]
+
+
+def holds_and_accounts(
+    conn: Connection, hold_ids: Iterable[str], account_ids: Iterable[str]
+) -> tuple[list[HoldRow], set[str]]:
+    """The holds of these ids, and which of these accounts exist: one statement (a group of
+    hold requests reads both before it locks anything)."""
+    holds_wanted, accounts_wanted = sorted(set(hold_ids)), sorted(set(account_ids))
+    if not accounts_wanted:
+        return holds(conn, holds_wanted), set()
+    nulls = ", ".join(["NULL"] * (len(credit_holds.columns) - 2))
+    rows = _sql(
+        conn,
+        f"SELECT {_HOLD_COLUMNS} FROM credit_holds WHERE hold_id IN ({_marks(len(holds_wanted))})"
+        f" UNION ALL SELECT NULL, id, {nulls} FROM accounts"
+        f" WHERE id IN ({_marks(len(accounts_wanted))})",
+        [*holds_wanted, *accounts_wanted],
+    )
+    found = [HoldRow(*row) for row in rows if row[0] is not None]
+    return found, {row[1] for row in rows if row[0] is None}
 
 
 def held(conn: Connection, account_id: str, at: int) -> int:
@@ -429,11 +466,13 @@ def next_hold_expiry(conn: Connection, account_id: str, at: int) -> int | None:
 
 
 def end_hold(conn: Connection, hold_ids: Sequence[str], status: str, at: int) -> None:
+    """Ends those of the holds still active (a hold's status changes only from active)."""
     if hold_ids:
-        conn.execute(
-            update(credit_holds)
-            .where(credit_holds.c.hold_id.in_(list(hold_ids)), credit_holds.c.status == "active")
-            .values(status=status, ended_at=at)
+        _sql(
+            conn,
+            "UPDATE credit_holds SET status = ?, ended_at = ?"
+            f" WHERE hold_id IN ({_marks(len(hold_ids))}) AND status = 'active'",
+            [status, at, *hold_ids],
         )
 
 

@@ -4,7 +4,7 @@ and read a page at a time, newest first, through their page indexes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
@@ -175,37 +175,12 @@ class Selection:
 
 
 def _where(conn: Connection, listing: Listing, selection: Selection) -> tuple[str, list[Any]]:
-    account_id, bot_id, thread_id = selection.account_id, selection.bot_id, selection.thread_id
-    start, end = selection.start, selection.end
     p = dialect_of(conn).placeholder
-    clauses = [f"account_id = {p}"]
-    params: list[Any] = [account_id]
-    if bot_id is not None:
-        clauses.append(f"bot_id = {p}")
-        params.append(bot_id)
-    if thread_id is not None:
-        clauses.append(f"{listing.id_field} = {p}")
-        params.append(thread_id)
-    clauses.append(f"created_at >= {p} AND created_at <= {p}")
-    params += [start, end]
-    return " AND ".join(clauses), params
-
-
-def page(
-    conn: Connection, listing: Listing, selection: Selection, *, limit: int, offset: int
-) -> list[Row]:
-    """The rollups created in [start, end], newest first (ties by id, then bot), from
-    `offset` on: a walk of the page index from its newest entry in the range."""
-    where, params = _where(conn, listing, selection)
-    p = dialect_of(conn).placeholder
-    sql = (
-        f"SELECT {listing.id_field}, bot_id, created_at, last_at, {', '.join(listing.categories)}"
-        f" FROM {listing.table} WHERE {where}"
-        f" ORDER BY created_at DESC, {listing.id_field}, bot_id LIMIT {p} OFFSET {p}"
-    )
-    return [
-        (row[0], row[1], [int(v) for v in row[2:]])
-        for row in run(conn, sql, (*params, limit, offset))
+    filters, params = _filters(listing, selection, p)
+    return f"{filters} AND created_at >= {p} AND created_at <= {p}", [
+        *params,
+        selection.start,
+        selection.end,
     ]
 
 
@@ -230,35 +205,109 @@ def most_expensive(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class CountPieces:
+    """How the count of a selection is read: the hourly counts of the whole hours
+    [hours_lo, hours_hi), and the page index for the instants of `edges` (inclusive
+    ranges, empty when lo > hi): the pieces of hours at both ends, or the whole range
+    when it holds no whole hour or asks for one id (which the hourly counts do not tell)."""
+
+    hours_lo: int
+    hours_hi: int
+    edges: tuple[tuple[int, int], tuple[int, int]]
+
+
+_NO_RANGE = (1, 0)
+
+
+def count_pieces(selection: Selection) -> CountPieces:
+    start, end = selection.start, selection.end
+    first_hour = -(-start // HOUR_MS) * HOUR_MS  # the first whole hour's start
+    last_hour = (end + 1) // HOUR_MS * HOUR_MS  # the end of the last whole hour
+    if selection.thread_id is not None or first_hour >= last_hour:
+        return CountPieces(0, 0, ((start, end), _NO_RANGE))
+    return CountPieces(first_hour, last_hour, ((start, first_hour - 1), (last_hour, end)))
+
+
+def _filters(listing: Listing, selection: Selection, p: str) -> tuple[str, list[Any]]:
+    """The WHERE clauses of a selection's account, bot and id, before its time range."""
+    clauses = [f"account_id = {p}"]
+    params: list[Any] = [selection.account_id]
+    if selection.bot_id is not None:
+        clauses.append(f"bot_id = {p}")
+        params.append(selection.bot_id)
+    if selection.thread_id is not None:
+        clauses.append(f"{listing.id_field} = {p}")
+        params.append(selection.thread_id)
+    return " AND ".join(clauses), params
+
+
+def _count_sql(dialect: Dialect, listing: Listing, selection: Selection) -> tuple[str, list[Any]]:
+    """The count of the selection as one SQL expression, from its pieces (count_pieces)."""
+    p = dialect.placeholder
+    pieces = count_pieces(selection)
+    filters, params = _filters(listing, selection, p)
+    bot = selection.bot_id if selection.bot_id is not None else ALL_BOTS
+    parts = [
+        f"(SELECT COALESCE(SUM(n), 0) FROM thread_counts WHERE account_id = {p} AND list = {p}"
+        f" AND bot_id = {p} AND hour >= {p} AND hour < {p})"
+    ]
+    values: list[Any] = [
+        selection.account_id,
+        listing.table,
+        bot,
+        pieces.hours_lo,
+        pieces.hours_hi,
+    ]
+    for lo, hi in pieces.edges:
+        parts.append(
+            f"(SELECT COUNT(*) FROM {listing.table} WHERE {filters}"
+            f" AND created_at >= {p} AND created_at <= {p})"
+        )
+        values += [*params, lo, hi]
+    return " + ".join(parts), values
+
+
 def count(conn: Connection, listing: Listing, selection: Selection) -> int:
     """How many rollups were created in [start, end]: the hourly counts of the whole hours
     inside, and the page index for the pieces of hours at both ends (or for one id)."""
-    if selection.thread_id is not None:
-        return _index_count(conn, listing, selection)
-    first_hour = -(-selection.start // HOUR_MS) * HOUR_MS  # the first whole hour's start
-    last_hour = (selection.end + 1) // HOUR_MS * HOUR_MS  # the end of the last whole hour
-    if first_hour >= last_hour:
-        return _index_count(conn, listing, selection)
-    p = dialect_of(conn).placeholder
+    sql, params = _count_sql(dialect_of(conn), listing, selection)
+    return int(run(conn, f"SELECT {sql}", params)[0][0])
+
+
+def list_statement(
+    dialect: Dialect, listing: Listing, selection: Selection, *, limit: int, offset: int
+) -> tuple[str, tuple[Any, ...]]:
+    """One statement, so one snapshot and one round trip, for a page of the list and the
+    count of the whole range: rows of (count, id, create time, *credits per field), newest
+    first (ties by id, then bot), from `offset` on, through the page index from its newest
+    entry in the range; one row of the count and NULLs when the page is empty."""
+    p = dialect.placeholder
+    total, count_params = _count_sql(dialect, listing, selection)
+    filters, params = _filters(listing, selection, p)
+    id_field = listing.id_field
+    columns = ", ".join((id_field, "created_at", *listing.categories))
     sql = (
-        f"SELECT COALESCE(SUM(n), 0) FROM thread_counts WHERE account_id = {p} AND list = {p}"
-        f" AND bot_id = {p} AND hour >= {p} AND hour < {p}"
+        f"SELECT {total}, r.{id_field}, r.created_at, "
+        + ", ".join(f"r.{c}" for c in listing.categories)
+        + f" FROM (SELECT 1) AS one LEFT JOIN (SELECT {columns}, bot_id FROM {listing.table}"
+        f" WHERE {filters} AND created_at >= {p} AND created_at <= {p}"
+        f" ORDER BY created_at DESC, {id_field}, bot_id LIMIT {p} OFFSET {p}) AS r ON 1 = 1"
+        f" ORDER BY r.created_at DESC, r.{id_field}, r.bot_id"
     )
-    bot = selection.bot_id if selection.bot_id is not None else ALL_BOTS
-    whole = int(
-        run(conn, sql, (selection.account_id, listing.table, bot, first_hour, last_hour))[0][0]
-    )
-    edges = 0
-    if selection.start < first_hour:
-        edges += _index_count(conn, listing, replace(selection, end=first_hour - 1))
-    if last_hour <= selection.end:
-        edges += _index_count(conn, listing, replace(selection, start=last_hour))
-    return whole + edges
+    page_params = [*params, selection.start, selection.end, limit, offset]
+    return sql, (*count_params, *page_params)
 
 
-def _index_count(conn: Connection, listing: Listing, selection: Selection) -> int:
-    where, params = _where(conn, listing, selection)
-    return int(run(conn, f"SELECT COUNT(*) FROM {listing.table} WHERE {where}", params)[0][0])
+PageRow = tuple[Any, ...]  # (id, create time, *micro-credits per field)
+
+
+def list_rows(rows: list[tuple[Any, ...]]) -> tuple[int, list[PageRow]]:
+    """The count and the page's rows of list_statement's rows."""
+    total = int(rows[0][0])
+    if rows[0][1] is None:
+        return total, []
+    return total, [row[1:] for row in rows]
 
 
 def events_of(

@@ -6,7 +6,7 @@ at 32 connections, with many conversations in the store; and the ingestion rate 
         --database-url postgresql://postgres@127.0.0.1:5432/cmconv --conversations 1000000
 
 The conversations are written straight into the rollup tables (their rows, and the hourly
-counts, as ingestion would leave them) over the last 120 days of one account and 20 bots:
+and daily counts, as ingestion would leave them) over the last 120 days of one account and 20 bots:
 the list reads nothing else. Three loads: the same newest page asked again and again; 200
 windows ending anywhere in the 120 days, moved 1 ms on every round (every request new);
 and windows ending anywhere in the last 90 days at random (every page new, so that hardly
@@ -87,7 +87,8 @@ def fill(url: str, count: int, end: int, reuse: bool) -> tuple[str, int]:
     began = time.perf_counter()
     with store.write() as conn:
         conn.execute(text("DELETE FROM conversation_credits WHERE account_id = :a"), {"a": ACCOUNT})
-        conn.execute(text("DELETE FROM thread_counts WHERE account_id = :a"), {"a": ACCOUNT})
+        for counts in ("thread_counts", "thread_day_counts"):
+            conn.execute(text(f"DELETE FROM {counts} WHERE account_id = :a"), {"a": ACCOUNT})
         conn.execute(
             text(
                 "INSERT INTO conversation_credits (account_id, conversation_id, bot_id,"
@@ -97,17 +98,21 @@ def fill(url: str, count: int, end: int, reuse: bool) -> tuple[str, int]:
             ),
             {"a": ACCOUNT, "n": count, "start": start, "step": step},
         )
-        hour = "created_at - created_at % 3600000"
-        for bot, group in (("bot_id", ", bot_id"), ("''", "")):
-            conn.execute(
-                text(
-                    "INSERT INTO thread_counts (account_id, list, bot_id, hour, n)"
-                    f" SELECT account_id, 'conversation_credits', {bot}, {hour}, COUNT(*)"
-                    f" FROM conversation_credits WHERE account_id = :a"
-                    f" GROUP BY account_id{group}, {hour}"
-                ),
-                {"a": ACCOUNT},
-            )
+        for counts, span, width in (
+            ("thread_counts", "hour", 3600000),
+            ("thread_day_counts", "day", 86400000),
+        ):
+            start_of = f"created_at - created_at % {width}"
+            for bot, group in (("bot_id", ", bot_id"), ("''", "")):
+                conn.execute(
+                    text(
+                        f"INSERT INTO {counts} (account_id, list, bot_id, {span}, n)"
+                        f" SELECT account_id, 'conversation_credits', {bot}, {start_of}, COUNT(*)"
+                        f" FROM conversation_credits WHERE account_id = :a"
+                        f" GROUP BY account_id{group}, {start_of}"
+                    ),
+                    {"a": ACCOUNT},
+                )
     print(f"{url}: {count:,} conversations written in {time.perf_counter() - began:.1f} s")
     token = keys.create_key(store=store, scope="read", account_id=ACCOUNT).token
     store.dispose()

@@ -8,9 +8,12 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 from creditmeter import accounts
+from creditmeter.conversations import CONVERSATIONS
 from creditmeter.events import Event
 from creditmeter.ingest import Ingestion
-from creditmeter.store import Store
+from creditmeter.store import Store, conversation_credits
+from creditmeter.store.conversation_credits import DAY_MS, HOUR_MS
+from creditmeter.store.dialect import dialect_of
 from tests.rollup_check import conversation_mismatches
 
 T = 1_733_011_200_000
@@ -55,3 +58,50 @@ def test_concurrent_writers_keep_rollups_and_counts_exact(store: Store) -> None:
     assert sum(r.accepted for r in results) == len(events)
     with store.read() as conn:
         assert conversation_mismatches(conn, "acme") == 0
+
+
+def test_counts_at_ms_exact_day_and_hour_edges(store: Store) -> None:
+    """Conversations created on, just before and just after whole days and hours; windows
+    starting and ending on, before and after them: the count (daily, hourly and index
+    pieces) and the page equal a brute-force filter, in one statement and in count()."""
+    accounts.create_account(store=store, account_id="acme", name="Acme")
+    day, hour = DAY_MS, HOUR_MS
+    edges = [T + d * day + h * hour for d in (0, 1, 2, 30) for h in (0, 1, 23)]
+    times = sorted({t + delta for t in edges for delta in (-1, 0, 1)})
+    events = [
+        Event("acme", f"e{i}", f"b{i % 2}", 0, 1 + i, ts, f"c{i}", None, None)
+        for i, ts in enumerate(times)
+    ]
+    # a late event of c0 moves its create time a day earlier, across a day and an hour
+    events.append(Event("acme", "late", "b0", 0, 5, times[0] - day, "c0", None, None))
+    ingestion = Ingestion.of(store)
+    for start in range(0, len(events), 7):
+        ingestion.ingest(events[start : start + 7])
+    created = {f"c{i}": ts for i, ts in enumerate(times)}
+    created["c0"] = times[0] - day
+    rng = random.Random(3)
+    dialect = dialect_of(store.engine)
+    with store.read() as conn:
+        assert conversation_mismatches(conn, "acme") == 0
+    for _ in range(120):
+        start = rng.choice(times) + rng.choice([-1, 0, 1])
+        end = min(start + rng.choice([0, hour, day, 29 * day + hour, 30 * day]), start + 30 * day)
+        end = rng.choice([end, max(start, rng.choice(times) + rng.choice([-1, 0, 1]))])
+        end = min(end, start + 30 * day)
+        bot = rng.choice([None, "b0"])
+        expected = sorted(
+            (
+                (-ts, c)
+                for c, ts in created.items()
+                if start <= ts <= end and (bot is None or int(c[1:]) % 2 == 0)
+            ),
+        )
+        selection = conversation_credits.Selection("acme", bot, None, start, end)
+        with store.read() as conn:
+            assert conversation_credits.count(conn, CONVERSATIONS, selection) == len(expected)
+        statement = conversation_credits.list_statement(
+            dialect, CONVERSATIONS, selection, limit=5, offset=2
+        )
+        total, page = conversation_credits.list_rows(store.query(*statement))
+        assert total == len(expected)
+        assert [(r[0], r[1]) for r in page] == [(c, -t) for t, c in expected[2:7]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection
 
@@ -14,13 +14,15 @@ from ..events import Event
 from .dialect import Dialect, dialect_of, run
 
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000  # a UTC day, the daily counts' span
 ALL_BOTS = ""  # the bot_id of a count row of the whole account
 
 
 def add_events(conn: Connection, events: Sequence[Event]) -> None:
     """Adds newly stored events to the rollups of their conversations and runs, in the
     transaction that stores them: a create time moves earlier when an earlier event comes
-    late, credits add up per field; and keeps the counts of rollups created per hour."""
+    late, credits add up per field; and keeps the counts of rollups created per hour and
+    per UTC day."""
     if not events:
         return
     for listing in (CONVERSATIONS, RUNS):
@@ -134,30 +136,35 @@ def _add_rows(
         run(conn, sql, dialect.params(chunk))
 
 
+# The tables of counts of rollups created per span of create time, and the span in ms.
+COUNTS: Final = (("thread_counts", "hour", HOUR_MS), ("thread_day_counts", "day", DAY_MS))
+
+
 def _add_counts(conn: Connection, listing: Listing, moves: list[Move]) -> None:
-    """Counts per hour of create time, per bot and account-wide: +1 where a rollup was
-    created or its create time moved to, -1 where it moved from."""
-    deltas: dict[tuple[str, str, str, int], int] = {}
-    for account_id, bot_id, old, new in moves:
-        if old is not None and old // HOUR_MS == new // HOUR_MS:
-            continue
-        for bot in (bot_id, ALL_BOTS):
-            key = (account_id, listing.table, bot, new - new % HOUR_MS)
-            deltas[key] = deltas.get(key, 0) + 1
-            if old is not None:
-                key = (account_id, listing.table, bot, old - old % HOUR_MS)
-                deltas[key] = deltas.get(key, 0) - 1
-    rows = sorted((*key, n) for key, n in deltas.items() if n)
-    types = ("text", "text", "text", "bigint", "bigint")
+    """Counts per hour and per UTC day of create time, per bot and account-wide: +1 where
+    a rollup was created or its create time moved to, -1 where it moved from."""
     dialect = dialect_of(conn)
-    for chunk in dialect.chunks(rows, 5):
-        source = dialect.source(types, len(chunk))
-        sql = (
-            f"INSERT INTO thread_counts (account_id, list, bot_id, hour, n) {source}"
-            " ON CONFLICT (account_id, list, bot_id, hour) DO UPDATE"
-            " SET n = thread_counts.n + excluded.n"
-        )
-        run(conn, sql, dialect.params(chunk))
+    types = ("text", "text", "text", "bigint", "bigint")
+    for table, span, width in COUNTS:
+        deltas: dict[tuple[str, str, str, int], int] = {}
+        for account_id, bot_id, old, new in moves:
+            if old is not None and old // width == new // width:
+                continue
+            for bot in (bot_id, ALL_BOTS):
+                key = (account_id, listing.table, bot, new - new % width)
+                deltas[key] = deltas.get(key, 0) + 1
+                if old is not None:
+                    key = (account_id, listing.table, bot, old - old % width)
+                    deltas[key] = deltas.get(key, 0) - 1
+        rows = sorted((*key, n) for key, n in deltas.items() if n)
+        for chunk in dialect.chunks(rows, 5):
+            source = dialect.source(types, len(chunk))
+            sql = (
+                f"INSERT INTO {table} (account_id, list, bot_id, {span}, n) {source}"
+                f" ON CONFLICT (account_id, list, bot_id, {span}) DO UPDATE"
+                f" SET n = {table}.n + excluded.n"
+            )
+            run(conn, sql, dialect.params(chunk))
 
 
 Row = tuple[str, str, Rollup]  # (id, bot_id, [created_at, last_at, *credits])
@@ -205,28 +212,38 @@ def most_expensive(
     ]
 
 
+Range = tuple[int, int]  # the instants lo <= t < hi
+
+
 @dataclass(frozen=True, slots=True)
 class CountPieces:
-    """How the count of a selection is read: the hourly counts of the whole hours
-    [hours_lo, hours_hi), and the page index for the instants of `edges` (inclusive
-    ranges, empty when lo > hi): the pieces of hours at both ends, or the whole range
-    when it holds no whole hour or asks for one id (which the hourly counts do not tell)."""
+    """How the count of a selection is read: the daily counts of the whole UTC days
+    inside, the hourly counts of the whole hours before and after them, and the page
+    index for the rest (the pieces of hours at both ends, or the whole range when it
+    holds no whole hour or asks for one id, which the counts do not tell). Each a range
+    lo <= t < hi, empty when lo >= hi."""
 
-    hours_lo: int
-    hours_hi: int
-    edges: tuple[tuple[int, int], tuple[int, int]]
+    days: Range
+    hours: tuple[Range, Range]
+    edges: tuple[Range, Range]
 
 
-_NO_RANGE = (1, 0)
+_NO_RANGE: Final = (0, 0)
 
 
 def count_pieces(selection: Selection) -> CountPieces:
-    start, end = selection.start, selection.end
+    start, end = selection.start, selection.end + 1  # [start, end)
     first_hour = -(-start // HOUR_MS) * HOUR_MS  # the first whole hour's start
-    last_hour = (end + 1) // HOUR_MS * HOUR_MS  # the end of the last whole hour
+    last_hour = end // HOUR_MS * HOUR_MS  # the end of the last whole hour
     if selection.thread_id is not None or first_hour >= last_hour:
-        return CountPieces(0, 0, ((start, end), _NO_RANGE))
-    return CountPieces(first_hour, last_hour, ((start, first_hour - 1), (last_hour, end)))
+        return CountPieces(_NO_RANGE, (_NO_RANGE, _NO_RANGE), ((start, end), _NO_RANGE))
+    edges = ((start, first_hour), (last_hour, end))
+    first_day = -(-first_hour // DAY_MS) * DAY_MS
+    last_day = last_hour // DAY_MS * DAY_MS
+    if first_day >= last_day:
+        return CountPieces(_NO_RANGE, ((first_hour, last_hour), _NO_RANGE), edges)
+    hours = ((first_hour, first_day), (last_day, last_hour))
+    return CountPieces((first_day, last_day), hours, edges)
 
 
 def _filters(listing: Listing, selection: Selection, p: str) -> tuple[str, list[Any]]:
@@ -248,29 +265,30 @@ def _count_sql(dialect: Dialect, listing: Listing, selection: Selection) -> tupl
     pieces = count_pieces(selection)
     filters, params = _filters(listing, selection, p)
     bot = selection.bot_id if selection.bot_id is not None else ALL_BOTS
-    parts = [
-        f"(SELECT COALESCE(SUM(n), 0) FROM thread_counts WHERE account_id = {p} AND list = {p}"
-        f" AND bot_id = {p} AND hour >= {p} AND hour < {p})"
-    ]
-    values: list[Any] = [
-        selection.account_id,
-        listing.table,
-        bot,
-        pieces.hours_lo,
-        pieces.hours_hi,
-    ]
+    parts = []
+    values: list[Any] = []
+    (table, span, _), (day_table, day, _) = COUNTS
+    for counts, column, (lo, hi) in (
+        (day_table, day, pieces.days),
+        *((table, span, hours) for hours in pieces.hours),
+    ):
+        parts.append(
+            f"(SELECT COALESCE(SUM(n), 0) FROM {counts} WHERE account_id = {p} AND list = {p}"
+            f" AND bot_id = {p} AND {column} >= {p} AND {column} < {p})"
+        )
+        values += [selection.account_id, listing.table, bot, lo, hi]
     for lo, hi in pieces.edges:
         parts.append(
             f"(SELECT COUNT(*) FROM {listing.table} WHERE {filters}"
-            f" AND created_at >= {p} AND created_at <= {p})"
+            f" AND created_at >= {p} AND created_at < {p})"
         )
         values += [*params, lo, hi]
     return " + ".join(parts), values
 
 
 def count(conn: Connection, listing: Listing, selection: Selection) -> int:
-    """How many rollups were created in [start, end]: the hourly counts of the whole hours
-    inside, and the page index for the pieces of hours at both ends (or for one id)."""
+    """How many rollups were created in [start, end]: the daily and hourly counts of the
+    whole days and hours inside, and the page index for the rest (count_pieces)."""
     sql, params = _count_sql(dialect_of(conn), listing, selection)
     return int(run(conn, f"SELECT {sql}", params)[0][0])
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from creditmeter import accounts
-from creditmeter.conversations import CONVERSATIONS
+from creditmeter.conversations import CONVERSATIONS, RUNS
 from creditmeter.events import Event
 from creditmeter.ingest import Ingestion
-from creditmeter.store import Store, conversation_credits
+from creditmeter.settings import Settings
+from creditmeter.store import Store, conversation_credits, open_store
 from creditmeter.store.conversation_credits import DAY_MS, HOUR_MS
-from creditmeter.store.dialect import dialect_of
+from creditmeter.store.dialect import SQLITE, dialect_of
 from tests.rollup_check import conversation_mismatches
 
 T = 1_733_011_200_000
@@ -105,3 +107,22 @@ def test_counts_at_ms_exact_day_and_hour_edges(store: Store) -> None:
         total, page = conversation_credits.list_rows(store.query(*statement))
         assert total == len(expected)
         assert [(r[0], r[1]) for r in page] == [(c, -t) for t, c in expected[2:7]]
+
+
+def test_one_id_is_read_by_its_primary_key(tmp_path: Path) -> None:
+    """A list of one conversation (run) looks its rows up by the primary key: walking the
+    page index over the range instead read every conversation of a month (1M a month made
+    it seconds). SQLite's plan, which has no statistics to go by."""
+    store = open_store(Settings(database_url=f"sqlite:///{tmp_path / 'plan.db'}"))
+    try:
+        for listing, bot in ((CONVERSATIONS, None), (RUNS, "b1")):
+            selection = conversation_credits.Selection("acme", bot, "c1", T, T + DAY_MS)
+            sql, params = conversation_credits.list_statement(
+                SQLITE, listing, selection, limit=20, offset=0
+            )
+            plan = [row[3] for row in store.query(f"EXPLAIN QUERY PLAN {sql}", params)]
+            reads = [step for step in plan if step.startswith("SEARCH " + listing.table)]
+            assert len(reads) == 3, plan  # the page and the two pieces of the count
+            assert all("USING PRIMARY KEY" in step for step in reads), plan
+    finally:
+        store.dispose()

@@ -184,7 +184,8 @@ class Selection:
 def _where(conn: Connection, listing: Listing, selection: Selection) -> tuple[str, list[Any]]:
     p = dialect_of(conn).placeholder
     filters, params = _filters(listing, selection, p)
-    return f"{filters} AND created_at >= {p} AND created_at <= {p}", [
+    created = _created(selection)
+    return f"{filters} AND {created} >= {p} AND {created} <= {p}", [
         *params,
         selection.start,
         selection.end,
@@ -246,6 +247,13 @@ def count_pieces(selection: Selection) -> CountPieces:
     return CountPieces((first_day, last_day), hours, edges)
 
 
+def _created(selection: Selection) -> str:
+    """The create time as the selection's range compares and orders it: for one id,
+    `+created_at`, which no index serves, so that the id is looked up by the primary key (a
+    row per bot) rather than by walking the page index (a month of 1M holds 250,000)."""
+    return "+created_at" if selection.thread_id is not None else "created_at"
+
+
 def _filters(listing: Listing, selection: Selection, p: str) -> tuple[str, list[Any]]:
     """The WHERE clauses of a selection's account, bot and id, before its time range."""
     clauses = [f"account_id = {p}"]
@@ -277,10 +285,11 @@ def _count_sql(dialect: Dialect, listing: Listing, selection: Selection) -> tupl
             f" AND bot_id = {p} AND {column} >= {p} AND {column} < {p})"
         )
         values += [selection.account_id, listing.table, bot, lo, hi]
+    created = _created(selection)
     for lo, hi in pieces.edges:
         parts.append(
             f"(SELECT COUNT(*) FROM {listing.table} WHERE {filters}"
-            f" AND created_at >= {p} AND created_at < {p})"
+            f" AND {created} >= {p} AND {created} < {p})"
         )
         values += [*params, lo, hi]
     return " + ".join(parts), values
@@ -303,14 +312,15 @@ def list_statement(
     p = dialect.placeholder
     total, count_params = _count_sql(dialect, listing, selection)
     filters, params = _filters(listing, selection, p)
+    created = _created(selection)
     id_field = listing.id_field
     columns = ", ".join((id_field, "created_at", *listing.categories))
     sql = (
         f"SELECT {total}, r.{id_field}, r.created_at, "
         + ", ".join(f"r.{c}" for c in listing.categories)
         + f" FROM (SELECT 1) AS one LEFT JOIN (SELECT {columns}, bot_id FROM {listing.table}"
-        f" WHERE {filters} AND created_at >= {p} AND created_at <= {p}"
-        f" ORDER BY created_at DESC, {id_field}, bot_id LIMIT {p} OFFSET {p}) AS r ON 1 = 1"
+        f" WHERE {filters} AND {created} >= {p} AND {created} <= {p}"
+        f" ORDER BY {created} DESC, {id_field}, bot_id LIMIT {p} OFFSET {p}) AS r ON 1 = 1"
         f" ORDER BY r.created_at DESC, r.{id_field}, r.bot_id"
     )
     page_params = [*params, selection.start, selection.end, limit, offset]

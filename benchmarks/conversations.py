@@ -6,12 +6,14 @@ at 32 connections, with many conversations in the store; and the ingestion rate 
         --database-url postgresql://postgres@127.0.0.1:5432/cmconv --conversations 1000000
 
 The conversations are written straight into the rollup tables (their rows, and the hourly
-counts, as ingestion would leave them) over the last 120 days of one account and 20 bots:
-the list reads nothing else. Two loads: the same newest page asked again and again, and
-200 windows ending anywhere in the 120 days, moved 1 ms on every round (every request
-new). Then, on a new store of each kind, the ingestion of `--events` all-new events in
-batches of 1000 from 4 clients, in turns: a part without any conversation_id, then a part
-with one on half its events (other ids), so that both rates share the same minutes.
+and daily counts, as ingestion would leave them) over the last 120 days of one account and 20 bots:
+the list reads nothing else. Three loads: the same newest page asked again and again; 200
+windows ending anywhere in the 120 days, moved 1 ms on every round (every request new);
+and windows ending anywhere in the last 90 days at random (every page new, so that hardly
+a row's text is written twice). Then, on a new store of each kind, the ingestion of
+`--events` all-new events in batches of 1000 from 4 clients, in turns: a part without any
+conversation_id, then a part with one on half its events (other ids), so that both rates
+share the same minutes.
 """
 
 from __future__ import annotations
@@ -49,12 +51,28 @@ FIELDS = (
 PAGE = "/v1/account/agent/conversation/credits?page=1&page_size=100"
 
 
-def fill(url: str, count: int, end: int) -> str:
-    """`count` conversations of ACCOUNT created over the 120 days before `end`; a read key."""
+def fill(url: str, count: int, end: int, reuse: bool) -> tuple[str, int]:
+    """`count` conversations of ACCOUNT created over the 120 days before `end`; a read key
+    and the end of the conversations' 120 days (the one of an earlier fill when `reuse`
+    finds one of `count` conversations)."""
     # The fill is one statement of a million rows: past the default statement timeout.
     store = open_store(Settings(database_url=url, store_timeout_s=600))
     if ACCOUNT not in {a.id for a in accounts.list_accounts(store=store)}:
         accounts.create_account(store=store, account_id=ACCOUNT)
+    if reuse:
+        with store.read() as conn:
+            found, newest = conn.execute(
+                text(
+                    "SELECT COUNT(*), MAX(created_at) FROM conversation_credits"
+                    " WHERE account_id = :a"
+                ),
+                {"a": ACCOUNT},
+            ).one()
+        if found == count:
+            print(f"{url}: {count:,} conversations of an earlier fill")
+            token = keys.create_key(store=store, scope="read", account_id=ACCOUNT).token
+            store.dispose()
+            return token, int(newest)
     start = end - 120 * DAY_MS
     step = 120 * DAY_MS // count
     postgres = not store.is_sqlite
@@ -69,7 +87,8 @@ def fill(url: str, count: int, end: int) -> str:
     began = time.perf_counter()
     with store.write() as conn:
         conn.execute(text("DELETE FROM conversation_credits WHERE account_id = :a"), {"a": ACCOUNT})
-        conn.execute(text("DELETE FROM thread_counts WHERE account_id = :a"), {"a": ACCOUNT})
+        for counts in ("thread_counts", "thread_day_counts"):
+            conn.execute(text(f"DELETE FROM {counts} WHERE account_id = :a"), {"a": ACCOUNT})
         conn.execute(
             text(
                 "INSERT INTO conversation_credits (account_id, conversation_id, bot_id,"
@@ -79,26 +98,29 @@ def fill(url: str, count: int, end: int) -> str:
             ),
             {"a": ACCOUNT, "n": count, "start": start, "step": step},
         )
-        hour = "created_at - created_at % 3600000"
-        for bot, group in (("bot_id", ", bot_id"), ("''", "")):
-            conn.execute(
-                text(
-                    "INSERT INTO thread_counts (account_id, list, bot_id, hour, n)"
-                    f" SELECT account_id, 'conversation_credits', {bot}, {hour}, COUNT(*)"
-                    f" FROM conversation_credits WHERE account_id = :a"
-                    f" GROUP BY account_id{group}, {hour}"
-                ),
-                {"a": ACCOUNT},
-            )
+        for counts, span, width in (
+            ("thread_counts", "hour", 3600000),
+            ("thread_day_counts", "day", 86400000),
+        ):
+            start_of = f"created_at - created_at % {width}"
+            for bot, group in (("bot_id", ", bot_id"), ("''", "")):
+                conn.execute(
+                    text(
+                        f"INSERT INTO {counts} (account_id, list, bot_id, {span}, n)"
+                        f" SELECT account_id, 'conversation_credits', {bot}, {start_of}, COUNT(*)"
+                        f" FROM conversation_credits WHERE account_id = :a"
+                        f" GROUP BY account_id{group}, {start_of}"
+                    ),
+                    {"a": ACCOUNT},
+                )
     print(f"{url}: {count:,} conversations written in {time.perf_counter() - began:.1f} s")
     token = keys.create_key(store=store, scope="read", account_id=ACCOUNT).token
     store.dispose()
-    return token
+    return token, start + (count - 1) * step
 
 
 def pages(url: str, args: argparse.Namespace) -> None:
-    end = now_ms()
-    token = fill(url, args.conversations, end)
+    token, end = fill(url, args.conversations, now_ms(), args.reuse)
     newest = f"{PAGE}&start_time={end - 30 * DAY_MS}&end_time={end}"
     rng = random.Random(4)
     windows = []
@@ -108,9 +130,11 @@ def pages(url: str, args: argparse.Namespace) -> None:
     with creditmeter(url) as server:
         base = server.base_url
         bearer = {"Authorization": f"Bearer {token}"}
+        every_page_new = wrk.random_windows(PAGE, token, end - 90 * DAY_MS, end, 30 * DAY_MS)
         for name, load in (
             ("newest page, asked again and again", {"headers": bearer}),
             ("200 windows, every request new", {"lua": wrk.moving_windows(windows, PAGE)}),
+            ("windows ending anywhere at random, every page new", {"lua": every_page_new}),
         ):
             target = base + newest if "headers" in load else base + PAGE
             wrk.run(target, connections=args.connections, seconds=args.warmup, **load)
@@ -167,6 +191,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the conversations of an earlier fill of the same count (else fill anew)",
+    )
     args = parser.parse_args()
     for url in args.database_url:
         pages(url, args)

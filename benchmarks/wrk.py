@@ -91,3 +91,17 @@ request = function()
   return wrk.format("GET", "{path}&" .. query, {{["Authorization"] = "Bearer " .. w[3]}})
 end
 """
+
+
+def random_windows(path: str, key: str, first_end: int, last_end: int, width: int) -> str:
+    """A wrk script asking `path` for windows of `width` ms ending anywhere in
+    [first_end, last_end], at random on every request: no two requests ask the same
+    question, and few see the same rows."""
+    return f"""
+math.randomseed(17)
+request = function()
+  local e = {first_end} + math.floor(math.random() * {last_end - first_end})
+  local query = string.format("start_time=%.0f&end_time=%.0f", e - {width}, e)
+  return wrk.format("GET", "{path}&" .. query, {{["Authorization"] = "Bearer {key}"}})
+end
+"""

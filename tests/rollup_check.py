@@ -13,11 +13,10 @@ from creditmeter.days import day_number
 from creditmeter.events import Event
 from creditmeter.rollups import ALL_BOTS, BUCKET_MS, Sums
 from creditmeter.store.conversation_credits import ALL_BOTS as ALL_THREAD_BOTS
-from creditmeter.store.conversation_credits import HOUR_MS
+from creditmeter.store.conversation_credits import COUNTS
 from creditmeter.store.tables import (
     accounts,
     metadata,
-    thread_counts,
     usage_buckets,
     usage_days,
     usage_events,
@@ -67,7 +66,8 @@ def rollup_mismatches(
 
 def conversation_mismatches(conn: Connection, account_id: str) -> int:
     """How many rollup rows per conversation and per run of the account, and how many of
-    their hourly counts, differ from a grouping of its raw events: 0 when consistent."""
+    their hourly and daily counts, differ from a grouping of its raw events: 0 when
+    consistent."""
     e = usage_events.c
     events = [
         Event._make(row)
@@ -85,21 +85,22 @@ def conversation_mismatches(conn: Connection, account_id: str) -> int:
         )
         stored = {(r[0], r[1]): [int(v) for v in r[2:]] for r in rows}
         found += sum(1 for k in rebuilt.keys() | stored.keys() if rebuilt.get(k) != stored.get(k))
-        hours: dict[tuple[str, int], int] = {}
-        for (_, bot), rollup in rebuilt.items():
-            hour = rollup[0] - rollup[0] % HOUR_MS
-            for key in ((bot, hour), (ALL_THREAD_BOTS, hour)):
-                hours[key] = hours.get(key, 0) + 1
-        c = thread_counts.c
-        counted = {
-            (r[0], int(r[1])): int(r[2])
-            for r in conn.execute(
-                select(c.bot_id, c.hour, c.n).where(
-                    c.account_id == account_id, c.list == listing.table
+        for table, span, width in COUNTS:
+            spans: dict[tuple[str, int], int] = {}
+            for (_, bot), rollup in rebuilt.items():
+                start = rollup[0] - rollup[0] % width
+                for key in ((bot, start), (ALL_THREAD_BOTS, start)):
+                    spans[key] = spans.get(key, 0) + 1
+            c = metadata.tables[table].c
+            counted = {
+                (r[0], int(r[1])): int(r[2])
+                for r in conn.execute(
+                    select(c.bot_id, c[span], c.n).where(
+                        c.account_id == account_id, c.list == listing.table
+                    )
                 )
+            }
+            found += sum(
+                1 for k in spans.keys() | counted.keys() if spans.get(k, 0) != counted.get(k, 0)
             )
-        }
-        found += sum(
-            1 for k in hours.keys() | counted.keys() if hours.get(k, 0) != counted.get(k, 0)
-        )
     return found

@@ -30,12 +30,21 @@ def parse_credits(text: str) -> int:
     return micro
 
 
+# The fraction's two halves as text, whole and with trailing zeros stripped: a page of a
+# list writes ~1,100 figures, and formatting six digits and stripping them cost more.
+_THREE = tuple(f"{i:03d}" for i in range(1000))
+_THREE_STRIPPED = tuple(f"{i:03d}".rstrip("0") for i in range(1000))
+
+
 def format_credits(micro: int) -> str:
     """Micro-credits -> the shortest exact decimal text (`0.3`, `100`, `1.5`), by integer
     arithmetic alone: no binary floating point touches money (PRODUCT.md)."""
     if micro < 0:  # never stored, but keep the function total
         return "-" + format_credits(-micro)
     whole, fraction = divmod(micro, MICRO)
-    if fraction == 0:
+    if not fraction:
         return str(whole)
-    return f"{whole}.{fraction:06d}".rstrip("0")
+    high, low = divmod(fraction, 1000)
+    if low:
+        return f"{whole}.{_THREE[high]}{_THREE_STRIPPED[low]}"
+    return f"{whole}.{_THREE_STRIPPED[high]}"

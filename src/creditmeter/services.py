@@ -8,6 +8,7 @@ from datetime import date
 
 from .accounts import Account
 from .cache import GenerationCache
+from .conversation_render import WrittenListRows
 from .credits.hold_desk import HoldDesk
 from .ingest import Ingestion, ResendFilter
 from .keys import KeyCache
@@ -42,13 +43,14 @@ class Services:
     account_cache: GenerationCache[str, Account]
     page_cache: GenerationCache[PageQuestion, CachedPage]
     day_cache: GenerationCache[DaysOf, dict[date, Sums]]
-    # A conversation or run list page asked (key hash, list, query string): account, body.
-    list_cache: GenerationCache[tuple[bytes, str, bytes], tuple[str, bytes]]
+    # A conversation or run list page asked (key hash, path, query string): account, answer.
+    list_cache: GenerationCache[tuple[bytes, str, bytes], CachedPage]
     # SQLite's looks (looks.py), reused while nothing is committed anywhere.
     look_cache: LookCache
     # An account's balance now as sent, and the instant it stops being good (an expiry).
     balance_cache: GenerationCache[str, tuple[int | None, bytes]]
     written_rows: WrittenRows
+    written_list_rows: WrittenListRows
     deliverer: Deliverer  # run by `serve`'s lifespan; poked after commits that wrote alerts
     hold_desk: HoldDesk  # this process's hold requests, decided a group per transaction
 
@@ -88,6 +90,7 @@ class Services:
             look_cache=GenerationCache(4096),
             list_cache=GenerationCache(1024),
             written_rows=WrittenRows(),
+            written_list_rows=WrittenListRows(),
             deliverer=Deliverer(the_store, settings, metrics),
             hold_desk=HoldDesk(the_store),
         )

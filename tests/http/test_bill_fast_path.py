@@ -1,6 +1,6 @@
-"""The bill routes are answered by a pure-ASGI fast path before FastAPI's routing; the
-APIRoutes that document them in OpenAPI (which answer in an app built without the fast
-path) must answer the same, byte for byte."""
+"""The bill routes, the balance and the two analytics lists are answered by a pure-ASGI
+fast path before FastAPI's routing; the APIRoutes that document them in OpenAPI (which
+answer in an app built without the fast path) must answer the same, byte for byte."""
 
 from __future__ import annotations
 
@@ -13,7 +13,20 @@ from creditmeter.http import create_app
 from creditmeter.store import Store
 from tests.conftest import bearer
 from tests.conftest import test_settings as settings_for_tests
-from tests.http.support import BILL_PAGE, BILL_TOTAL, DECEMBER, event, post_events
+from tests.http.support import (
+    BILL_PAGE,
+    BILL_TOTAL,
+    DEC_END,
+    DEC_START,
+    DECEMBER,
+    event,
+    post_events,
+)
+
+CONVERSATIONS = "/v1/account/agent/conversation/credits"
+RUNS = "/v1/account/workflow/run/credits"
+DAY = 86_400_000
+THIRTY_DAYS = 30 * DAY
 
 # The edge's own headers differ per request (the request id) or are added on every route.
 _EDGE = {"x-request-id", "cache-control", "content-security-policy", "x-frame-options"}
@@ -42,6 +55,10 @@ def _answer(
         (BILL_PAGE, {"timezone": "America/St_Johns", "bot_id": "b1"}),
         (BILL_TOTAL, {}),
         (BILL_TOTAL, {"timezone": "Asia/Kolkata"}),
+        # the lists ask at most 30 days: December's first 30 (Shanghai), inclusive
+        (CONVERSATIONS, {"page_size": "1", "end_time": str(DEC_START + THIRTY_DAYS)}),
+        (CONVERSATIONS, {"conversation_id": "c1", "bot_id": "b1", "end_time": str(DEC_END - DAY)}),
+        (RUNS, {"end_time": str(DEC_START + THIRTY_DAYS)}),
     ],
 )
 def test_documented_routes_answer_as_the_fast_path(
@@ -55,7 +72,13 @@ def test_documented_routes_answer_as_the_fast_path(
     stored = post_events(
         client,
         ingest_key,
-        [event("a", credits="0.25"), event("b", credits=3, timestamp="2024-12-09T23:59:59.999Z")],
+        [
+            event("a", credits="0.25"),
+            event("b", credits=3, timestamp="2024-12-09T23:59:59.999Z"),
+            event("c", credits="1.5", conversation_id="c1", bot_id="b1"),
+            event("d", credits="0.5", conversation_id="c2", timestamp="2024-12-05T10:00:00Z"),
+            event("e", credits="2", run_id="r1", category="tool_call"),
+        ],
     )
     assert stored.status_code == 200, stored.text
     fast = _answer(client, path, shanghai, **params)

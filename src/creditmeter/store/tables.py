@@ -161,6 +161,20 @@ thread_counts = Table(
     sqlite_with_rowid=False,
 )
 
+# The same per UTC day (their sum): a month's total reads ~30 of them, and hours only at
+# the ends of the range.
+thread_day_counts = Table(
+    "thread_day_counts",
+    metadata,
+    Column("account_id", String(64), nullable=False),
+    Column("list", String(32), nullable=False),
+    Column("bot_id", String(64), nullable=False),
+    Column("day", BigInteger, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "list", "bot_id", "day"),
+    sqlite_with_rowid=False,
+)
+
 
 # Credit balances (docs/credits.md): the journal head, grants, the journal and its
 # allocations, holds.

@@ -13,6 +13,7 @@ from ...looks import Look
 from ...render import rows_csv, rows_json, total_json
 from ...services import Answer, PageQuestion, Services
 from ..auth import admit
+from ..conversation_answers import CONVERSATIONS_PATH, RUNS_PATH, cached_list, list_answer
 from ..credit_routes import BALANCE_PATH, balance_body, looked_account
 from .request import BillRequest, integer_param, read_window
 
@@ -129,6 +130,8 @@ ANSWERS: dict[str, tuple[CachedAnswer, BillAnswer]] = {
     "/v1/account/bill/page": (cached_page, page_answer),
     "/v1/account/bill/total": (no_cached_total, total_answer),
     BALANCE_PATH: (cached_balance, balance_answer),
+    CONVERSATIONS_PATH: (cached_list, list_answer),
+    RUNS_PATH: (cached_list, list_answer),
 }
 
 

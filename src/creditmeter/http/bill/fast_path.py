@@ -10,6 +10,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, ExceptionHandler, Receive, Scope, Send
 
 from ...services import Services
+from ..conversation_routes import router as conversation_router
 from ..credit_routes import router as credit_router
 from .answers import ANSWERS, answer
 from .request import BillRequest
@@ -17,7 +18,7 @@ from .routes import router
 
 _ROUTES = {
     route.path: route
-    for route in (*router.routes, *credit_router.routes)
+    for route in (*router.routes, *credit_router.routes, *conversation_router.routes)
     if isinstance(route, APIRoute) and route.path in ANSWERS
 }
 

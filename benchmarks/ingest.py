@@ -34,6 +34,7 @@ import httpx
 from creditmeter import accounts, keys
 from creditmeter.categories import CATEGORIES
 from creditmeter.clock import now_ms
+from creditmeter.credits.grants import GrantRequest, create_grant
 from creditmeter.settings import Settings
 from creditmeter.store import open_store
 
@@ -180,13 +181,23 @@ class RawSqlite:
         return self.rows / self.seconds
 
 
-def prepare(url: str) -> str:
-    """The benchmark's accounts in the store at `url` (unless there already); an ingest key."""
+def prepare(url: str, grants: int = 0) -> str:
+    """The benchmark's accounts in the store at `url` (unless there already), each holding
+    `grants` grants that outlast the run (so every batch is drawn down); an ingest key."""
     store = open_store(Settings(database_url=url))
     existing = {a.id for a in accounts.list_accounts(store=store)}
     for i in range(ACCOUNTS):
         if account_id(i) not in existing:
             accounts.create_account(store=store, account_id=account_id(i), timezone=account_zone(i))
+        for g in range(grants):
+            body = {
+                "id": f"bench-{g}",
+                "credits": "1000000000",
+                "kind": "plan",
+                "priority": 10 + 40 * g,
+                "expires_at": int(time.time() * 1000) + 86_400_000 * (30 + g),
+            }
+            create_grant(store=store, account_id=account_id(i), request=GrantRequest.parse(body))
     token = keys.create_key(store=store, scope="ingest").token
     store.dispose()
     return token
@@ -209,6 +220,9 @@ def main() -> None:
         help="the days the stream's timestamps cover (30: every batch touches ~3,500 rollup rows)",
     )
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument(
+        "--grants", type=int, default=0, help="grants per account (issue 18 compares 0 and 3)"
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="cm-ingest-"))
@@ -226,7 +240,7 @@ def main() -> None:
             args.events,
             5,
         )
-        token = prepare(url)
+        token = prepare(url, args.grants)
         raw = RawSqlite(folder / "raw.db") if url.startswith("sqlite") else None
         new_seconds = mixed_seconds = 0.0
         accepted = accepted2 = dups = 0

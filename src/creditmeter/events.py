@@ -13,7 +13,7 @@ from .categories import ALL_CATEGORIES, CATEGORY_INDEX, MODERATION, STORAGE
 from .clock import now_ms
 from .days import parse_rfc3339_ms
 from .errors import InvalidInput
-from .ids import SLUG, SLUG_RULE
+from .ids import SLUG, SLUG_RULE, is_digits
 from .jsonbody import NUMBER_TYPES, JsonNumber, canonical, number_text
 from .money import MAX_CREDITS_MICRO, parse_credits
 
@@ -59,7 +59,7 @@ class _FieldError(Exception):
 
 def _timestamp(value: Any, now: int) -> int:
     if (text := number_text(value)) is not None:
-        if not text.isdigit() or len(text) > 16:
+        if not is_digits(text) or len(text) > 16:
             raise _FieldError(
                 "timestamp", "must be milliseconds since the Unix epoch as a JSON integer"
             )

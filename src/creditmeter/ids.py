@@ -13,6 +13,12 @@ SLUG_JSON_PATTERN: Final = f"^{SLUG_PATTERN}$"  # as JSON Schema writes it: anch
 SLUG_RULE: Final = "1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit"
 
 
+def is_digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "١٢"
+    (which int() reads as 12)."""
+    return text.isascii() and text.isdigit()
+
+
 def is_slug(value: str) -> bool:
     return SLUG.fullmatch(value) is not None
 

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from rich.progress import Progress
+from sqlalchemy import Connection
 
+from .credits import holds, settlement
 from .errors import Conflict, InvalidInput
 from .events import MAX_BATCH, OPTIONAL, REQUIRED, Event, parse_batch
+from .ids import is_digits
 from .ingest import Ingestion, conflicting
 from .jsonbody import JsonNumber
 from .jsonbody import decode as decode_json
@@ -80,7 +83,11 @@ def _first_bad_line(path: Path) -> str:
 def _csv_rows(
     reader: _Reader, raw: BinaryIO, rows: csv.DictReader[str]
 ) -> Iterator[tuple[int, Any]]:
-    unknown = set(rows.fieldnames or ()) - set(CSV_FIELDS)
+    columns = list(rows.fieldnames or ())
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise InvalidInput(f"line 1: column(s) {', '.join(twice)} appear more than once")
+    unknown = set(columns) - set(CSV_FIELDS)
     if unknown:
         raise InvalidInput(
             f"line 1: unknown column(s) {', '.join(sorted(unknown))}; "
@@ -88,8 +95,13 @@ def _csv_rows(
         )
     for row in rows:
         reader.position = raw.tell()  # what the text layer has read ahead, near enough
+        if None in row:  # DictReader's key for the fields past the header's columns
+            raise InvalidInput(
+                f"line {rows.line_num}: {len(row[None])} more field(s) than the header has "
+                "columns; nothing was imported"
+            )
         event: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None)}
-        if event.get("timestamp", "").isdigit():
+        if is_digits(event.get("timestamp", "")):
             event["timestamp"] = JsonNumber(event["timestamp"])
         if "metadata" in event:
             try:
@@ -119,14 +131,37 @@ def _validated(lines: list[int], events: list[Any]) -> list[Event]:
     try:
         return parse_batch({"events": events})
     except InvalidInput as error:
-        details = [
-            f"line {lines[e['index']]}: {e['field']} {e['message']}"
-            for e in error.extra.get("errors", [])
-        ]
-        raise InvalidInput(
-            f"{len(details) or 'some'} invalid event(s); nothing was imported",
-            errors=details,
-        ) from None
+        raise _by_line(lines, error) from None
+
+
+def _by_line(lines: list[int], error: InvalidInput) -> InvalidInput:
+    details = [
+        f"line {lines[e['index']]}: {e['field']} {e['message']}"
+        for e in error.extra.get("errors", [])
+    ]
+    return InvalidInput(
+        f"{len(details) or 'some'} invalid event(s); nothing was imported", errors=details
+    )
+
+
+def _named_holds(
+    lines: list[int], events: list[Any], batch: list[Event]
+) -> dict[tuple[str, str], str]:
+    """The hold each event names (as the API reads it: settlement.named_holds), by key."""
+    try:
+        return settlement.named_holds({"events": events}, batch)
+    except InvalidInput as error:
+        raise _by_line(lines, error) from None
+
+
+def _check_holds(
+    conn: Connection, lines: list[int], batch: list[Event], named: dict[tuple[str, str], str]
+) -> None:
+    """InvalidInput naming the lines whose hold does not exist for their account."""
+    try:
+        holds.check_named(conn, named)
+    except holds.UnknownHolds as unknown:
+        raise _by_line(lines, settlement.worded(unknown, batch)) from None
 
 
 class _Findings:
@@ -179,11 +214,14 @@ def check_file(*, store: Store, path: Path, fmt: str, progress: Progress | None 
         try:
             for lines, raw_events in _batches(reader, fmt):
                 batch = _validated(lines, raw_events)
+                named = _named_holds(lines, raw_events, batch)
                 total += len(batch)
                 for line, event in zip(lines, batch, strict=True):
                     account_lines.setdefault(event.account_id, line)
                 with store.read() as conn:
                     stored = writes.stored(conn, [event.key for event in batch])
+                    if named:
+                        _check_holds(conn, lines, batch, named)
                 for message in _check_reuse(seen, stored, lines, batch):
                     conflicts.add(message)
                 progress.update(task, completed=reader.position)
@@ -218,7 +256,8 @@ def import_file(*, ingestion: Ingestion, path: Path, fmt: str) -> tuple[int, int
         total = check_file(store=ingestion.store, path=path, fmt=fmt, progress=progress)
         task = progress.add_task(f"importing {path.name}", total=total)
         for lines, events in _batches(_Reader(path), fmt):
-            result = ingestion.ingest(_validated(lines, events))
+            batch = _validated(lines, events)
+            result = ingestion.ingest(batch, _named_holds(lines, events, batch) or None)
             accepted += result.accepted
             duplicates += result.duplicates
             progress.advance(task, len(events))

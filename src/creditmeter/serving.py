@@ -28,6 +28,7 @@ import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
 from .http.protocol import ConnectionLimits, ServeConfig
+from .ids import is_digits
 from .settings import Settings
 
 APP = "creditmeter.http.app:factory"
@@ -90,7 +91,7 @@ def _metrics_directory() -> Iterator[str]:
 def _sweep_dead_directories() -> None:
     for path in Path(tempfile.gettempdir()).glob(f"{_METRICS_PREFIX}*-*"):
         pid = path.name.removeprefix(_METRICS_PREFIX).split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if is_digits(pid) and not _alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
 
 

@@ -228,3 +228,24 @@ def test_a_csv_field_past_the_csv_limit_is_refused_by_line(cli: Cli, tmp_path: P
     _says(cli("import", str(path), code=EXIT_REFUSED), "after line 2", "field limit", "nothing")
     with sqlite3.connect(tmp_path / "ledger.db") as conn:
         assert conn.execute("SELECT count(*) FROM usage_events").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (
+            "id,id,account_id,bot_id,category,credits,timestamp\n",
+            ["column(s) id", "more than once"],
+        ),
+        (
+            "id,account_id,bot_id,category,credits,timestamp\ne1,acme,b1,chat,1,1733011200000,x\n",
+            ["line 2", "1 more field(s)"],
+        ),
+    ],
+)
+def test_a_csv_whose_rows_do_not_fit_its_header_is_refused(
+    cli: Cli, tmp_path: Path, text: str, words: list[str]
+) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text(text)
+    _says(cli("import", str(path), code=EXIT_REFUSED), *words)

@@ -440,6 +440,10 @@ def test_backup_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     assert backup(url, str(target), "--force").exit_code == 0
     itself = backup(url, str(tmp_path / "ledger.db"), "--force")
     assert itself.exit_code == 1
+    for end in ("-wal", "-shm", "-journal", "-writer.lock"):  # the store's own files
+        companion = backup(url, str(tmp_path / f"ledger.db{end}"), "--force")
+        assert companion.exit_code == 1
+        assert "must not be the store itself" in " ".join(companion.stderr.split())
     fifo = tmp_path / "fifo"  # not a regular file, like /dev/full: never replaced
     os.mkfifo(fifo)
     device = backup(url, str(fifo), "--force")

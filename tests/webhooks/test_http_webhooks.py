@@ -29,6 +29,9 @@ PUBLIC = "http://93.184.216.34/hooks"
         "https://[2002:a00:1::1]/hook",  # 6to4 carrying 10.0.0.1
         "http://[::1/hook",  # an IPv6 literal never closed
         "http://[93.184.216.34]/hook",
+        "http://[fec0::1]/hook",  # site-local
+        "http://[3fff::1]/hook",  # documentation (RFC 9637)
+        "http://93.184.216.34:0/hook",
         "ftp://93.184.216.34/hook",
         "file:///etc/passwd",
         "javascript:alert(1)",

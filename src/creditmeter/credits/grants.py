@@ -8,6 +8,7 @@ from typing import Any
 
 from ..clock import now_ms
 from ..errors import Conflict, InvalidInput, NotFound
+from ..ids import check_slug
 from ..store import Store, directory
 from ..store import credits as sql
 from ..store.credits import GrantRow
@@ -146,6 +147,11 @@ def list_grants(*, store: Store, account_id: str) -> list[Grant]:
 def void_grant(*, store: Store, account_id: str, grant_id: str, reason: str | None) -> Grant:
     """Removes what remains of the grant (a void entry); a grant already ended stays as
     it is. Answers the grant as it is now."""
+    if reason is not None:  # the API and the CLI alike
+        reason = inputs.text("reason", reason, 500)
+    check_slug("account_id", account_id)
+    if not inputs.CLIENT_ID.fullmatch(grant_id):  # no grant has such an id
+        raise NotFound(f"grant {inputs.shown_id(grant_id)} does not exist")
     now = now_ms()
     with store.write() as conn:
         if directory.get_account(conn, account_id) is None:

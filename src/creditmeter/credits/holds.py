@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from ..clock import now_ms
 from ..errors import Conflict, CreditmeterError, InvalidInput, NotFound, PaymentRequired
 from ..ids import is_slug
+from ..jsonbody import JsonNumber
 from ..money import format_credits
 from ..store import Store, revisions
 from ..store import credits as sql
@@ -40,7 +41,9 @@ class HoldRequest:
             if body.get(name) is None:
                 raise InvalidInput(f"{name}: is required")
         account_id = body["account_id"]
-        if not isinstance(account_id, str) or not is_slug(account_id):
+        if not isinstance(account_id, str) or isinstance(account_id, JsonNumber):
+            raise InvalidInput("account_id: must be an account id")  # 1 is no id, nor "1" here
+        if not is_slug(account_id):
             raise InvalidInput("account_id: must be an account id")
         expires = body.get("expires_in_s")
         return cls(

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..days import parse_rfc3339_ms
 from ..errors import InvalidInput
+from ..ids import is_digits
 from ..jsonbody import JsonNumber, number_text
 from ..money import MICRO
 
@@ -26,6 +27,11 @@ def body_object(document: Any, fields: frozenset[str]) -> dict[str, Any]:
             f"{unknown[0]}: is not a field of this body ({', '.join(sorted(fields))})"
         )
     return document
+
+
+def shown_id(value: str) -> str:
+    """An id as an error message quotes it: at most 128 characters of it."""
+    return repr(value if len(value) <= 128 else value[:128] + "…")
 
 
 def client_id(field: str, value: Any) -> str:
@@ -67,10 +73,10 @@ def integer(field: str, value: Any, low: int, high: int) -> int:
 def instant(field: str, value: Any) -> int:
     """Milliseconds since the epoch (a JSON integer or digits) or an RFC 3339 string."""
     text = number_text(value)
-    if text is None and isinstance(value, str) and value.isdigit():
+    if text is None and isinstance(value, str) and is_digits(value):
         text = value
     if text is not None:
-        if not text.isdigit() or len(text) > 15:
+        if not is_digits(text) or len(text) > 15:
             raise InvalidInput(f"{field}: must be milliseconds since the Unix epoch or RFC 3339")
         return int(text)
     if not isinstance(value, str):

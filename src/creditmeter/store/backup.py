@@ -39,12 +39,19 @@ def backup_sqlite(*, settings: Settings, destination: Path, overwrite: bool = Fa
     file or the whole new copy. The copy is a single file (rollback journal mode); a store
     opened on it switches back to WAL."""
     source_path = sqlite_path(settings)
+    store = source_path.resolve()
+    ends = ("-wal", "-shm", "-journal", "-writer.lock")
+    companions = {store.with_name(store.name + end) for end in ends}
+    if destination.resolve() == store or destination.resolve() in companions:
+        # its -wal holds committed transactions not yet in the file: replacing it loses them
+        raise InvalidInput(
+            "the backup must not be the store itself or one of its -wal, -shm, -journal or "
+            "-writer.lock files"
+        )
     if destination.exists() and not destination.is_file():  # a device, a directory: never
         raise InvalidInput(f"{destination} is not a regular file; name a file to write")
     if destination.exists() and not overwrite:
         raise Conflict(f"{destination} exists; pass --force to replace it")
-    if destination.resolve() == source_path.resolve():
-        raise InvalidInput("the backup must not be the store itself")
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)

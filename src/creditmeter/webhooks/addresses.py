@@ -19,6 +19,8 @@ import httpx
 from ..errors import InvalidInput
 
 MAX_URL = 2000
+# What this Python's ipaddress does not know yet is not global: documentation (RFC 9637)
+_NOT_GLOBAL = (ipaddress.ip_network("3fff::/20"),)
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -33,9 +35,11 @@ def check_url(url: object) -> str:
     if parts.scheme not in ("http", "https"):
         raise InvalidInput("url: must be an http or https URL")
     try:
-        host, _port = parts.hostname, parts.port
+        host, port = parts.hostname, parts.port
     except ValueError:
         raise InvalidInput("url: has a malformed port") from None
+    if port == 0:
+        raise InvalidInput("url: port 0 cannot be sent to")
     if not host or " " in url:
         raise InvalidInput("url: must name a host")
     if parts.username is not None or parts.password is not None:
@@ -58,7 +62,9 @@ def refusal(address: Address) -> str | None:
     for name in ("loopback", "private", "link_local", "unspecified", "multicast", "reserved"):
         if getattr(address, f"is_{name}"):
             return f"{address} is a {name.replace('_', '-')} address"
-    if not address.is_global:
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        return f"{address} is a site-local address"
+    if not address.is_global or any(address in net for net in _NOT_GLOBAL):
         return f"{address} is not a public address"
     return None
 

@@ -214,6 +214,9 @@ class Deliverer:
             return None, f"timed out after {self.settings.webhook_timeout_s:g} s", None
         except httpx.HTTPError as error:
             return None, f"{type(error).__name__}: {error}", None
+        except Exception as error:  # recorded as a failed attempt, never a delivery stuck
+            log.exception("a webhook attempt failed unexpectedly", extra=_ids(claimed))
+            return None, f"unexpected: {type(error).__name__}", None
 
     def _record(self, claimed: Claimed, at: int, outcome: Outcome, duration_ms: int) -> bool:
         with self.store.write() as conn:

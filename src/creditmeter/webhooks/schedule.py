@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from email.utils import parsedate_to_datetime
 
+from ..ids import is_digits
+
 JITTER = 0.1
 MAX_RETRY_AFTER_S = 86_400.0  # a receiver cannot park a delivery for longer than a day
 
@@ -29,7 +31,7 @@ def retry_after(value: str | None, now_s: float) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if is_digits(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -7,6 +7,7 @@ is answered here, so that DST, half-hour and quarter-hour zones are handled once
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -263,6 +264,20 @@ def parse_rfc3339_ms(text: str) -> int:
     except ValueError as exc:
         raise ValueError(f"not a valid date-time: {exc}") from None
     return to_ms(moment)
+
+
+def range_params(params: Mapping[str, str]) -> tuple[int, int]:
+    """A request's start_time and end_time (both required), end not before start."""
+    ends = []
+    for name in ("start_time", "end_time"):
+        text = params.get(name)
+        if text is None:
+            raise InvalidInput(f"{name}: is required (milliseconds since the Unix epoch)")
+        ends.append(parse_instant_param(name, text))
+    start, end = ends
+    if end < start:
+        raise InvalidInput("end_time: must not be before start_time")
+    return start, end
 
 
 def parse_instant_param(name: str, text: str) -> int:

@@ -10,7 +10,7 @@ from typing import Final
 
 from ..conversation_render import list_json
 from ..conversations import CONVERSATIONS, MAX_RANGE_MS, RUNS, Listing
-from ..days import parse_instant_param
+from ..days import range_params
 from ..errors import InvalidInput
 from ..events import THREAD_ID
 from ..looks import Look
@@ -40,15 +40,7 @@ class ListQuery:
 
 def list_query(listing: Listing, params: dict[str, str]) -> ListQuery:
     """The request's parameters, or InvalidInput naming the first bad one and its rule."""
-    ends = []
-    for name in ("start_time", "end_time"):
-        text = params.get(name)
-        if text is None:
-            raise InvalidInput(f"{name}: is required (milliseconds since the Unix epoch)")
-        ends.append(parse_instant_param(name, text))
-    start, end = ends
-    if end < start:
-        raise InvalidInput("end_time: must not be before start_time")
+    start, end = range_params(params)
     if end - start > MAX_RANGE_MS:
         raise InvalidInput(
             f"end_time: end_time - start_time is {end - start} ms; at most 30 days "

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from ..categories import ALL_CATEGORIES
 from ..conversations import CONVERSATIONS, RUNS, Listing
-from ..days import parse_instant_param
+from ..days import range_params
 from ..errors import InvalidInput
 from ..events import THREAD_ID
 from ..money import format_credits
@@ -47,14 +47,8 @@ def _reader(services: Services, request: Request, bot_id: str | None) -> Reader:
 def ranked_answer(services: Services, request: Request) -> bytes:
     params = dict(request.query_params)
     listing = _listing(params)
-    ends = []
-    for name in ("start_time", "end_time"):
-        text = params.get(name)
-        if text is None:
-            raise InvalidInput(f"{name}: is required (milliseconds since the Unix epoch)")
-        ends.append(parse_instant_param(name, text))
-    start, end = ends
-    if not 0 <= end - start <= MAX_RANGE_MS:
+    start, end = range_params(params)
+    if end - start > MAX_RANGE_MS:
         raise InvalidInput("end_time: must be from start_time to 400 days after it")
     page = integer_param(params, "page", 1, 1, 1_000_000)
     page_size = integer_param(params, "page_size", 20, 1, 100)

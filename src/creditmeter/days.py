@@ -266,15 +266,20 @@ def parse_rfc3339_ms(text: str) -> int:
     return to_ms(moment)
 
 
-def range_params(params: Mapping[str, str]) -> tuple[int, int]:
-    """A request's start_time and end_time (both required), end not before start."""
+def instant_params(params: Mapping[str, str]) -> tuple[int, int]:
+    """A request's start_time and end_time, both required (their order is not checked)."""
     ends = []
     for name in ("start_time", "end_time"):
         text = params.get(name)
         if text is None:
             raise InvalidInput(f"{name}: is required (milliseconds since the Unix epoch)")
         ends.append(parse_instant_param(name, text))
-    start, end = ends
+    return ends[0], ends[1]
+
+
+def range_params(params: Mapping[str, str]) -> tuple[int, int]:
+    """instant_params, end not before start."""
+    start, end = instant_params(params)
     if end < start:
         raise InvalidInput("end_time: must not be before start_time")
     return start, end

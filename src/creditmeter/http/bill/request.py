@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Scope
 
 from ...bills import Window
-from ...days import parse_instant_param, zone
+from ...days import instant_params, zone
 from ...errors import InvalidInput
 from ...ids import SLUG_JSON_PATTERN, is_slug
 from ...looks import Look
@@ -66,12 +66,7 @@ def read_window(request: BillRequest, look: Look) -> Window:
     """Every parameter, then the access rules: the report this request, whose key its look
     has checked, may see."""
     params = request.params
-    ends = []
-    for name in ("start_time", "end_time"):
-        text = params.get(name)
-        if text is None:
-            raise InvalidInput(f"{name}: is required (milliseconds since the Unix epoch)")
-        ends.append(parse_instant_param(name, text))
+    start_ms, end_ms = instant_params(params)  # ordered by the window's rules (bills.py)
     timezone = params.get("timezone")
     tz = zone(timezone) if timezone is not None else None
     reader = looked_reader(look, slug_param(params, "account_id"), slug_param(params, "bot_id"))
@@ -79,8 +74,8 @@ def read_window(request: BillRequest, look: Look) -> Window:
     return Window(
         account_id=reader.account.id,
         bot_id=reader.bot_id,
-        start_ms=ends[0],
-        end_ms=ends[1],
+        start_ms=start_ms,
+        end_ms=end_ms,
         tz=tz or zone(reader.account.timezone),
         account_tz=reader.account.timezone,
     )

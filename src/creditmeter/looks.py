@@ -26,14 +26,21 @@ class Look:
     digest: bytes  # SHA-256 of the token
 
 
-def _token(authorization: str) -> tuple[str, str]:
-    """The token of a Bearer header and its key_id; Unauthorized if it cannot be a key."""
+def _bearer(authorization: str) -> str:
+    """The token of a Bearer header; Unauthorized without one."""
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
-    key_id = parse_token(token) if scheme.lower() == "bearer" and token else None
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized()
+    return token
+
+
+def _key_id(token: str) -> str:
+    """The key_id of a token; Unauthorized if it cannot be a key."""
+    key_id = parse_token(token)
     if key_id is None:
         raise Unauthorized()
-    return token, key_id
+    return key_id
 
 
 def _named(account_id: str | None) -> str | None:
@@ -58,8 +65,8 @@ def look(store: Store, authorization: str, account_id: str | None) -> Look:
     """The live key of an Authorization header (Unauthorized, one message for every reason,
     otherwise), the account it reads and its revision. `account_id` is the one a request
     names; only a platform key (which has no account of its own) reads it."""
-    token, key_id = _token(authorization)
-    return _checked(store.look(key_id, _named(account_id)), token)
+    token = _bearer(authorization)
+    return _checked(store.look(_key_id(token), _named(account_id)), token)
 
 
 # Looks by (token, account named), each at SQLite's data_version as read before it was made.
@@ -73,15 +80,16 @@ async def look_async(
     look is reused while `PRAGMA data_version` is unchanged (nothing was committed anywhere
     since, so its key, account and revision are as stored); the key's expiry is checked
     again each time."""
-    token, key_id = _token(authorization)
+    token = _bearer(authorization)
     generation = store.generation() if cache is not None else None
     if generation is not None:
         assert cache is not None
+        # Only a token whose key was found and whose secret matched is ever cached.
         seen = cache.get((token, account_id), generation)
         if seen is not None:
             live(seen.key)
             return seen
-    found = _checked(await store.look_async(key_id, _named(account_id)), token)
+    found = _checked(await store.look_async(_key_id(token), _named(account_id)), token)
     if cache is not None:
         cache.put((token, account_id), generation, found)
     return found

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware import Middleware
 
 from .. import __version__, gctuning
 from .. import dashboard as dashboard_assets
@@ -30,6 +31,7 @@ from .conversation_routes import router as conversation_router
 from .credit_routes import router as credit_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
+from .front import CreditmeterApp, stack_of
 from .head import HeadAsGet
 from .hold_path import HoldPath
 from .ingest_routes import router as ingest_router
@@ -54,7 +56,7 @@ def create_app(
     bill_fast_path: bool = True,
     sweep_expiries: bool = False,
     deliver_webhooks: bool = False,
-) -> FastAPI:
+) -> CreditmeterApp:
     """The app over `store`, or over a store opened from `settings` and closed with the app;
     everything it holds is one Services, built here. With `writer_process` (`creditmeter
     serve`), the batches of a SQLite file it opened are written by a process of their own
@@ -89,7 +91,7 @@ def create_app(
         await services.store.close_async()
         services.close()
 
-    app = FastAPI(
+    app = CreditmeterApp(
         title="creditmeter",
         version=__version__,
         description=DESCRIPTION,
@@ -119,21 +121,35 @@ def create_app(
         StaticFiles(directory=dashboard_assets.STATIC),
         name="dashboard-static",
     )
-    # Innermost first: the bill fast path sits inside CORS and the edge, like every route.
-    if bill_fast_path:
-        app.add_middleware(BillFastPath, services=services, handlers=app.exception_handlers)
-        app.add_middleware(HoldPath, services=services, handlers=app.exception_handlers)
-    app.add_middleware(BodyGate, services=services, handlers=app.exception_handlers)
-    app.add_middleware(HeadAsGet)
+    # Outermost first. The fast paths sit inside CORS and the edge, like every route; their
+    # requests take a stack of these layers alone (front.py).
+    handlers = app.exception_handlers
+    layers = [Middleware(Edge, metrics=services.metrics)]
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
-            expose_headers=["X-Total-Count", "Link", "X-Timezone", "X-Request-Id", "Retry-After"],
+        layers.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+                expose_headers=[
+                    "X-Total-Count",
+                    "Link",
+                    "X-Timezone",
+                    "X-Request-Id",
+                    "Retry-After",
+                ],
+            )
         )
-    app.add_middleware(Edge, metrics=services.metrics)
+    layers += [Middleware(HeadAsGet), Middleware(BodyGate, services=services, handlers=handlers)]
+    if bill_fast_path:
+        layers += [
+            Middleware(HoldPath, services=services, handlers=handlers),
+            Middleware(BillFastPath, services=services, handlers=handlers),
+        ]
+    app.user_middleware[:0] = layers
+    if bill_fast_path:
+        app.short_stack = stack_of(layers)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -160,7 +176,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def factory() -> FastAPI:
+def factory() -> CreditmeterApp:
     """Entry point for `uvicorn --factory` and `creditmeter serve` workers."""
     from ..logs import configure_logging
 

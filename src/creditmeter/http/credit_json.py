@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from json.encoder import encode_basestring_ascii as _quoted  # json.dumps of a str
 from typing import Any
 
 from ..accounts import Account
@@ -24,13 +25,21 @@ def dumps(value: Any) -> bytes:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, Credits):
+    # By exact type, the common ones first: an answer is written on every hold request.
+    kind = type(value)
+    if kind is str:
+        return _quoted(value)
+    if kind is Credits:
         return format_credits(value)
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k)}:{_text(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "null"
+    if kind is dict:
+        return "{" + ",".join(f"{_quoted(k)}:{_text(v)}" for k, v in value.items()) + "}"
+    if kind is list:
         return "[" + ",".join(map(_text, value)) + "]"
-    return json.dumps(value)
+    return json.dumps(value)  # bool, and whatever else json writes
 
 
 def account(a: Account) -> dict[str, Any]:

@@ -53,13 +53,18 @@ class HoldPath:
         self.services = services
         self.answering = ExceptionMiddleware(self._answer, handlers=dict(handlers))
 
+    @staticmethod
+    def answers(scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return False
+        path = scope["path"]
+        return path == HOLDS_PATH or released_hold(path) is not None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path = scope["path"]
-            if path == HOLDS_PATH or released_hold(path) is not None:
-                await self.answering(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if self.answers(scope):
+            await self.answering(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         release = released_hold(scope["path"])

@@ -38,8 +38,12 @@ class BillFastPath:
         self.services = services
         self.answering = ExceptionMiddleware(self._answer, handlers=dict(handlers))
 
+    @staticmethod
+    def answers(scope: Scope) -> bool:
+        return scope["type"] == "http" and scope["path"] in ANSWERS and scope["method"] == "GET"
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in ANSWERS and scope["method"] == "GET":
+        if self.answers(scope):
             await self.answering(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -171,6 +171,20 @@ def _grant_one(url: str) -> None:
     store.dispose()
 
 
+def _server_cpu(server: servers.Watched) -> float:
+    """CPU seconds so far of the server's processes: workers, supervisor, writer."""
+    return sum(server.cpu_seconds().values())
+
+
+def _per_request_us(
+    server: servers.Watched, before: float, result: wrk.WrkResult, seconds: int
+) -> float:
+    """The server's CPU per request answered since `before` (less moved by a busy
+    machine than the latency: a stalled request costs no CPU)."""
+    answered = max(result.requests_per_second * seconds, 1)
+    return (_server_cpu(server) - before) / answered * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", required=True)
@@ -227,23 +241,28 @@ def main() -> None:
     with servers.creditmeter(args.database_url, workers=args.workers) as server:
         if not args.holds_only:
             url = f"{server.base_url}/v1/account/credits/balance"
+            before = _server_cpu(server)
             result = wrk.run(
                 url,
                 connections=32,
                 seconds=args.seconds,
                 headers={"Authorization": f"Bearer {read}"},
             )
+            cost = _per_request_us(server, before, result, args.seconds)
             print(
                 f"balance reads, 32 connections: {result.requests_per_second:,.0f}/s, "
                 f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
-                f"non-2xx {result.non_2xx}"
+                f"non-2xx {result.non_2xx}, server CPU {cost:,.0f} us per request"
             )
         for clients in map(int, args.hold_clients.split(",")):
-            pairs = hold_pairs(server.base_url, ingest_key, args.seconds, clients)
+            before = _server_cpu(server)
+            served = hold_pairs(server.base_url, ingest_key, args.seconds, clients)
+            cost = _per_request_us(server, before, served, args.seconds)
             print(
                 f"hold create + release, {clients} clients, {args.workers} worker(s): "
-                f"{pairs.requests_per_second / 2:,.0f} pairs/s, request p50 "
-                f"{pairs.p50_ms:.2f} ms, p99 {pairs.p99_ms:.2f} ms, non-2xx {pairs.non_2xx}"
+                f"{served.requests_per_second / 2:,.0f} pairs/s, request p50 "
+                f"{served.p50_ms:.2f} ms, p99 {served.p99_ms:.2f} ms, non-2xx {served.non_2xx}, "
+                f"server CPU {cost:,.0f} us per request"
             )
 
 

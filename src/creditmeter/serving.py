@@ -1,4 +1,5 @@
-"""`creditmeter serve`: one uvicorn server, or N worker processes sharing one port.
+"""`creditmeter serve`: one uvicorn server, or N worker processes sharing one port, each
+with a listening socket of its own (worker_sockets).
 
 Why not uvicorn's own `--workers`: its supervisor keeps the listening socket open until
 every worker has finished draining, so connections arriving meanwhile wait in a queue that
@@ -113,7 +114,7 @@ def _stop_when_orphaned(parent: int) -> None:
 
 
 def _worker(config: uvicorn.Config, sock: socket.socket, parent: int) -> None:
-    """One worker process: a uvicorn server accepting on the shared socket."""
+    """One worker process: a uvicorn server accepting on its socket (worker_sockets)."""
     threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
     config.configure_logging()
     server = uvicorn.Server(config)
@@ -121,6 +122,36 @@ def _worker(config: uvicorn.Config, sock: socket.socket, parent: int) -> None:
         server.run(sockets=[sock])
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def worker_sockets(config: uvicorn.Config, count: int) -> list[socket.socket]:
+    """A listening socket for each worker, all on the config's address with SO_REUSEPORT:
+    the kernel spreads new connections over them evenly. From one shared socket, whichever
+    worker wakes first accepts every connection waiting, so a client that opens its
+    connections at once (a load balancer's pool, wrk) could have all of them on one worker.
+    Where SO_REUSEPORT is missing, the workers share one socket."""
+    first = config.bind_socket()  # refused, as uvicorn refuses, while anything holds the port
+    if not hasattr(socket, "SO_REUSEPORT") or first.family not in (socket.AF_INET, socket.AF_INET6):
+        return [first] * count
+    # Bound without SO_REUSEPORT, `first` proved the port free (no other server shares it
+    # this way); its own port is the one asked for, or the one the kernel chose for port 0.
+    address = first.getsockname()[:2]
+    first.close()
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(first.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+            sock.set_inheritable(True)
+    except OSError as error:
+        for sock in sockets:
+            sock.close()
+        log.error("could not listen on %s:%s: %s", *address, error)
+        sys.exit(STARTUP_FAILURE)
+    return sockets
 
 
 class Supervisor:
@@ -140,7 +171,7 @@ class Supervisor:
         return process
 
     def run(self) -> int:
-        sock = self.config.bind_socket()
+        sockets = worker_sockets(self.config, self.count)
         previous = {
             sig: signal.signal(sig, lambda *_: self.stopping.set())
             for sig in (signal.SIGTERM, signal.SIGINT)
@@ -148,7 +179,7 @@ class Supervisor:
         processes: list[BaseProcess] = []
         status = 0
         try:
-            processes = [self._start(sock) for _ in range(self.count)]
+            processes = [self._start(sock) for sock in sockets]
             while not self.stopping.wait(0.2):
                 for index, process in enumerate(processes):
                     if process.is_alive():
@@ -162,17 +193,18 @@ class Supervisor:
                         "worker exited; starting another",
                         extra={"worker_pid": process.pid, "exitcode": process.exitcode},
                     )
-                    processes[index] = self._start(sock)
+                    processes[index] = self._start(sockets[index])
         finally:
-            self._stop(sock, processes)
+            self._stop(sockets, processes)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return status
 
-    def _stop(self, sock: socket.socket, processes: list[BaseProcess]) -> None:
-        # First our copy of the listening socket: once the workers close theirs, the port
+    def _stop(self, sockets: list[socket.socket], processes: list[BaseProcess]) -> None:
+        # First our copies of the listening sockets: once the workers close theirs, the port
         # refuses connections instead of queueing them for nobody.
-        sock.close()
+        for sock in sockets:
+            sock.close()
         for process in processes:
             if process.is_alive():
                 process.terminate()  # SIGTERM: the worker drains, then exits

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,21 @@ def stop_process(process: subprocess.Popen[bytes], sig: int, timeout: float) -> 
     return kill_session(process)
 
 
+def answering_workers(base_url: str, connections: int = 16) -> set[str]:
+    """The workers that answer `connections` new connections opened at once, each known by
+    its request ids' prefix (http/edge.py: one random prefix per process)."""
+
+    def one(_: int) -> str | None:
+        try:
+            answer = httpx.get(f"{base_url}/healthz", timeout=5)
+        except httpx.HTTPError:
+            return None
+        return answer.headers.get("x-request-id", "")[:16] or None
+
+    with ThreadPoolExecutor(connections) as pool:
+        return {prefix for prefix in pool.map(one, range(connections)) if prefix}
+
+
 class Server:
     """`creditmeter serve` over `database_url`, on one port for its whole life, its log (JSON
     lines, WARNING unless `env` says otherwise) accumulating in `log_path`. `env` adds to or
@@ -125,7 +141,9 @@ class Server:
         def serving() -> bool:
             if counts_workers and self._workers_started() - started_before < workers:
                 return False
-            return answers(f"{self.base_url}/readyz")
+            if not answers(f"{self.base_url}/readyz"):
+                return False
+            return workers == 1 or len(answering_workers(self.base_url)) == workers
 
         try:
             wait_until(serving, timeout=timeout, what="it to serve", process=self.process)

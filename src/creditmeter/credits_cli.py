@@ -145,7 +145,7 @@ def balance_command(
     with store.read() as conn:
         if directory.get_account(conn, account_id) is None:
             raise NotFound(f"account {account_id!r} does not exist")
-    instant = None if at is None else inputs.instant("--at", at)
+    instant = None if at is None else inputs.past_instant("--at", at, now_ms())
     found = balances.balance(store=store, account_id=account_id, at=instant)
     if as_json:
         click.echo(_plain_json(credit_json.balance(found)))

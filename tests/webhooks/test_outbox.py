@@ -131,6 +131,27 @@ def test_a_void_crosses_too(acme: Store) -> None:
     assert found[0]["data"]["grant_id"] == "a"
 
 
+@pytest.mark.parametrize("written_by", ["sweep", "batch"])
+def test_an_expirys_events_are_dated_as_its_entry(acme: Store, written_by: str) -> None:
+    """An untouched account's expiry is written later than its grant, by the sweep or by
+    the next batch: its events carry the expiry's time, not the account's last entry's."""
+    expires_at = now_ms() + 60_000
+    _grant(acme, "plan", 12, expires_at=expires_at)  # 12: no crossing yet
+    if written_by == "sweep":
+        expiry.sweep(store=acme, now=expires_at + 5_000)
+    else:
+        later = Ingestion.of(acme, clock=lambda: expires_at + 5_000)
+        later.ingest([event("after", MICRO)])  # -1: already depleted, no crossing of its own
+    expired = [e for e in _events(acme) if e["type"] == "credits.grant_expired"]
+    assert len(expired) == 1
+    with acme.read() as conn:
+        written = credit_sql.entries(conn, "acme", after_seq=0, limit=10)
+    entry = next(e for e in written if e.type == "expiry")
+    assert entry.time == expires_at
+    dated = [e["created_at"] for e in _events(acme)]
+    assert dated == [expires_at] * len(dated)  # grant_expired, then balance_depleted
+
+
 def test_a_rolled_back_entry_writes_no_event(acme: Store) -> None:
     endpoints.create_endpoint(store=acme, request=EndpointRequest.parse({"url": PUBLIC}))
     _grant(acme, "g", 11)

@@ -173,7 +173,8 @@ class _Group:
         if ask.credits > free:
             raise PaymentRequired(
                 f"credits: {format_credits(ask.credits)} asked, only "
-                f"{format_credits(max(free, 0))} available"
+                f"{format_credits(free)} available"
+                + (" (the account's overage and holds exceed its credits)" if free < 0 else "")
             )
         start = self.books[ask.account_id].now
         row = HoldRow(

@@ -87,6 +87,18 @@ def instant(field: str, value: Any) -> int:
         raise InvalidInput(f"{field}: {exc}") from None
 
 
+def past_instant(field: str, value: Any, now: int) -> int:
+    """instant(), no later than `now`: a balance as it stood at an instant still to come is
+    not known (expiries and holds would end, usage is yet to come)."""
+    at = instant(field, value)
+    if at > now:
+        raise InvalidInput(
+            f"{field}: {at} is in the future (now is {now}); a balance as it stood then needs"
+            " an instant that has passed; leave it out for the balance now"
+        )
+    return at
+
+
 def text(field: str, value: Any, most: int) -> str:
     if isinstance(value, JsonNumber) or not isinstance(value, str) or not 1 <= len(value) <= most:
         raise InvalidInput(f"{field}: must be a string of 1-{most} characters")

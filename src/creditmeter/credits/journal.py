@@ -165,8 +165,12 @@ class Book:
         return row
 
     def void(self, grant_id: str, reason: str | None) -> None:
+        """Ends the grant; what remained of it leaves the balance in a void entry (none for
+        a grant used up: no entry changes nothing, as no expiry entry does)."""
         row = self.grants.pop(grant_id)
         sql.end_grant(self.conn, self.account_id, grant_id, "voided", self.now)
+        if not row.remaining:
+            return
         self._append(
             self.now,
             "void",
@@ -227,7 +231,7 @@ class Book:
         self.pending += [
             outbox.Alert(
                 event_type,
-                self.now,
+                entry.time,  # an expiry's is its grant's expires_at, before the book's now
                 self.account_id,
                 entry.balance_after,
                 state.threshold,

@@ -98,6 +98,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        # A path with a trailing slash is a 404 like any unknown path: a redirect would be
+        # built from the client's Host header, and re-sent POSTs would be answered.
+        redirect_slashes=False,
     )
     app.state.services = services  # read through http.auth.services_of only
 

@@ -18,7 +18,7 @@ from ..services import Answer, Services
 from ..store import conversation_credits
 from ..store.dialect import dialect_of
 from .auth import looked_reader
-from .bill.request import BillRequest, integer_param, slug_param
+from .bill.request import MAX_PAGE, BillRequest, integer_param, slug_param
 
 CONVERSATIONS_PATH: Final = "/v1/account/agent/conversation/credits"
 RUNS_PATH: Final = "/v1/account/workflow/run/credits"
@@ -52,7 +52,7 @@ def list_query(listing: Listing, params: dict[str, str]) -> ListQuery:
     return ListQuery(
         start=start,
         end=end,
-        page=integer_param(params, "page", 1, 1, 1_000_000),
+        page=integer_param(params, "page", 1, 1, MAX_PAGE),
         page_size=integer_param(params, "page_size", 20, 1, 100),
         thread_id=thread_id,
         account_id=slug_param(params, "account_id"),

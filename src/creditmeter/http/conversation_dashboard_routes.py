@@ -16,7 +16,7 @@ from ..money import format_credits
 from ..services import Services
 from ..store import conversation_credits
 from .auth import Reader, ServicesDep, bearer_key, resolve_reader, run_read
-from .bill.request import integer_param, slug_param
+from .bill.request import MAX_PAGE, integer_param, slug_param
 
 router = APIRouter(tags=["dashboard"])
 
@@ -50,7 +50,7 @@ def ranked_answer(services: Services, request: Request) -> bytes:
     start, end = range_params(params)
     if end - start > MAX_RANGE_MS:
         raise InvalidInput("end_time: must be from start_time to 400 days after it")
-    page = integer_param(params, "page", 1, 1, 1_000_000)
+    page = integer_param(params, "page", 1, 1, MAX_PAGE)
     page_size = integer_param(params, "page_size", 20, 1, 100)
     reader = _reader(services, request, slug_param(params, "bot_id"))
     selection = conversation_credits.Selection(reader.account.id, reader.bot_id, None, start, end)

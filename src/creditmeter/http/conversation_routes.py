@@ -13,7 +13,7 @@ from ..conversations import CONVERSATIONS, RUNS, Listing
 from ..ids import SLUG_JSON_PATTERN
 from .auth import services_of
 from .bill.answers import answer
-from .bill.request import BillRequest
+from .bill.request import MAX_PAGE, BillRequest
 from .conversation_answers import CONVERSATIONS_PATH, RUNS_PATH
 from .conversation_schemas import ConversationList, RunList
 from .schemas import Error
@@ -63,7 +63,7 @@ def _parameters(listing: Listing, what: str) -> list[dict[str, Any]]:
         ),
         query(
             "page",
-            {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1},
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
             "Page number, from 1.",
         ),
         query(

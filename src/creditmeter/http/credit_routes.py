@@ -177,8 +177,8 @@ async def balance_body(
     is cached at the account's revision until its first grant or hold expiry."""
     store = services.store
     account = looked_account(look, account_id)
-    instant = None if at is None else inputs.instant("at", at)
     now = now_ms()
+    instant = None if at is None else inputs.past_instant("at", at, now)
     if instant is not None and instant < now:
         found = await run_read(store, balances.balance, store=store, account_id=account, at=instant)
         return credit_json.dumps(credit_json.balance(found))
@@ -232,10 +232,11 @@ async def get_entries(
 ) -> Response:
     after = _int_param("after_seq", after_seq, 0, 1 << 62)
     most = _int_param("limit", limit, 1, 1000)
-    found = await run_read(store, _entries, store, key, account_id, after, most)
-    account, rows = found
+    # One more than the page, to know whether more follow.
+    account, rows = await run_read(store, _entries, store, key, account_id, after, most + 1)
     headers = {}
-    if len(rows) == most:
+    if len(rows) > most:
+        rows = rows[:most]
         query = f"after_seq={rows[-1].row.seq}&limit={most}"
         if account_id is not None:
             query = f"account_id={account}&" + query

@@ -15,7 +15,7 @@ from ...services import Answer, PageQuestion, Services
 from ..auth import admit
 from ..conversation_answers import CONVERSATIONS_PATH, RUNS_PATH, cached_list, list_answer
 from ..credit_routes import BALANCE_PATH, balance_body, looked_account
-from .request import BillRequest, integer_param, read_window
+from .request import MAX_PAGE, BillRequest, integer_param, read_window
 
 BillAnswer = Callable[[Services, BillRequest, Look], Awaitable[Answer]]
 CachedAnswer = Callable[[Services, BillRequest, Look], Answer | None]
@@ -67,7 +67,7 @@ async def page_answer(services: Services, request: BillRequest, look: Look) -> A
     computed: a page computed from a later snapshot is newer, never older, than that."""
     window = read_window(request, look)
     params = request.params
-    page = integer_param(params, "page", 1, 1, 1_000_000)
+    page = integer_param(params, "page", 1, 1, MAX_PAGE)
     page_size = integer_param(params, "page_size", 20, 1, 100)
     rows, total_days = await bill_page_async(
         store=services.store,

@@ -7,6 +7,7 @@ from typing import Any
 
 from ...ids import SLUG_JSON_PATTERN
 from ..schemas import Error
+from .request import MAX_PAGE
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Error, "description": "A parameter is missing, malformed or out of range."},
@@ -71,7 +72,7 @@ WINDOW_PARAMETERS = [
 PAGE_PARAMETERS = [
     _query(
         "page",
-        {"type": "integer", "minimum": 1, "maximum": 1000000, "default": 1},
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
         "Page number, from 1.",
     ),
     _query(

@@ -46,11 +46,16 @@ class BillRequest:
         return dict(self.items)
 
 
+# The last page a request may ask for: any page past a list's end is [], as the contract
+# says; the bound only keeps page x page_size within a 64-bit OFFSET.
+MAX_PAGE = 10**15 - 1
+
+
 def integer_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
     text = params.get(name)
     if text is None:
         return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 9) or not low <= int(text) <= high:
+    if not (text.isascii() and text.isdigit() and len(text) <= 15) or not low <= int(text) <= high:
         raise InvalidInput(f"{name}: {text!r} must be an integer from {low} to {high}")
     return int(text)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,15 @@ def _postgres_answers(url: str) -> bool:
     return True
 
 
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # SIGTERM (`kill`, a CI runner's cancel) as Ctrl-C: pytest then runs the finalizers of
+    # the fixtures in use, which stop the servers tests started in sessions of their own
+    # (beyond the reach of a signal to pytest's process group) and drop their databases.
+    signal.signal(signal.SIGTERM, _interrupted)
     if IN_CI and (not POSTGRES_URL or not _postgres_answers(POSTGRES_URL)):
         pytest.exit(
             "CI=true but no PostgreSQL answers at CREDITMETER_TEST_POSTGRES_URL "

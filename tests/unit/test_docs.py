@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from creditmeter.client import ApiError
 from creditmeter.openapi import render
 from creditmeter.settings import Settings
 
@@ -34,3 +35,12 @@ def test_every_documented_setting_exists() -> None:
         "CREDITMETER_TEST_POSTGRES_URL"
     }
     assert mentioned <= known, f"documented but not settings: {mentioned - known}"
+
+
+def test_the_client_error_table_lists_every_error_class() -> None:
+    text = (ROOT / "docs" / "client.md").read_text()
+    documented = {
+        name: int(code) for name, code in re.findall(r"^\| `(\w+)` \| (\d{5}) \|", text, re.M)
+    }
+    raised = {cls.__name__: cls.code for cls in ApiError.__subclasses__()}
+    assert documented == raised

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -64,24 +65,42 @@ class _closing:
         self.services.close()
 
 
+class _Stdout(Console):
+    """rich's console on stdout, ending as our other writes do when the reader has gone
+    (rich's own answer is a quiet exit with status 1, our "refused")."""
+
+    def on_broken_pipe(self) -> None:
+        reader_gone()
+
+
 def print_table(table: Table) -> None:
     """Figures are never cut to '…': in a terminal cells fold, in a pipe or file the table
     keeps its full width (rich would squeeze it into 80 columns)."""
-    console = Console()
+    console = _Stdout()
     for column in table.columns:
         column.overflow = "fold"
     if not console.is_terminal:
         unlimited = console.options.update(max_width=10_000)
-        console = Console(
+        console = _Stdout(
             width=max(console.width, console.measure(table, options=unlimited).maximum)
         )
     console.print(table)
 
 
-# Exit statuses (docs/deploy.md): 0 done; 1 refused (invalid input, unknown, conflict);
+# Exit statuses (README.md): 0 done; 1 refused (invalid input, unknown, conflict);
 # 2 a usage or settings error; 3 the store cannot be used (its URL, its file, its schema, or
-# it does not answer); 4 an unexpected failure (a bug: the message names the exception).
-EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_BUG = 1, 2, 3, 4
+# it does not answer); 4 an unexpected failure (a bug: the message names the exception);
+# 141 stdout's reader stopped reading (`| head`): 128 + SIGPIPE, as a shell reports any
+# Unix tool that a closed pipe ended, so `set -o pipefail` sees the output was cut short.
+EXIT_REFUSED, EXIT_USAGE, EXIT_STORE, EXIT_BUG, EXIT_PIPE = 1, 2, 3, 4, 141
+
+
+def reader_gone() -> NoReturn:
+    """Ends the command quietly once stdout's reader has gone. What is still buffered goes to
+    /dev/null: Python would otherwise fail to flush it at exit and say so on stderr."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_PIPE)
 
 
 def fail(message: str, status: int, details: list[Any] | None = None) -> NoReturn:
@@ -99,12 +118,16 @@ def cell(text: str) -> Text:
 
 def friendly(command: F) -> F:
     """Every failure becomes a message on stderr and a documented exit status, never a
-    traceback."""
+    traceback; a closed stdout (`| head`) ends the command with no message at all."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            sys.stdout.flush()  # a reader gone shows here, not in Python's flush at exit
+            return result
+        except BrokenPipeError:  # stdout's: the store's and webhooks' sockets raise their own
+            reader_gone()
         except StoreUnavailable as error:
             fail(error.message, EXIT_STORE)
         except CreditmeterError as error:

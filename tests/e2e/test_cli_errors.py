@@ -4,7 +4,9 @@ status (issue 15, items 8, 11 and 13)."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from click.testing import Result
 
 from creditmeter.cli_support import EXIT_REFUSED, EXIT_STORE, EXIT_USAGE
 from tests.e2e.test_cli import Cli
+from tests.support.server import EXECUTABLE
 
 EVENT = {
     "id": "e1",
@@ -249,3 +252,30 @@ def test_a_csv_whose_rows_do_not_fit_its_header_is_refused(
     path = tmp_path / "odd.csv"
     path.write_text(text)
     _says(cli("import", str(path), code=EXIT_REFUSED), *words)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["webhooks", "add", "https://93.184.216.34/hook"],  # click.echo
+        ["webhooks", "list"],  # a rich table
+        ["accounts", "list", "--json"],
+    ],
+)
+def test_a_reader_that_stopped_reading_ends_the_command_quietly(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # `creditmeter webhooks add URL | head -1`: once head has gone, a write fails with EPIPE.
+    # The command ends as a Unix tool killed by SIGPIPE is reported: status 141, no message.
+    env = {**os.environ, "CREDITMETER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    for setup in (["accounts", "create", "acme"], ["webhooks", "add", "https://93.184.216.34/a"]):
+        subprocess.run([EXECUTABLE, *setup], env=env, capture_output=True, check=True, timeout=60)
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line: deterministic, unlike a race
+    try:
+        done = subprocess.run(
+            [EXECUTABLE, *args], env=env, stdout=write, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr.decode()) == (141, "")

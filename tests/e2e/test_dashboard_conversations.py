@@ -145,3 +145,56 @@ def test_conversations_view(browser: Browser, open_page: Any, served: Served) ->
     _wait_loaded(watched, "runs", 1)
     assert _ids(watched) == ["run-1", "run-0"]
     assert "3.5" in page.inner_text("#conversation-table tbody tr:first-child")
+
+
+def _shown_instant(text: str, tz: str) -> datetime:
+    """The instant a cell shows, read as a wall-clock time in `tz` (en-US, to the second)."""
+    wall = datetime.strptime(text.replace("\u202f", " "), "%b %d, %Y, %I:%M:%S %p")
+    return wall.replace(tzinfo=ZoneInfo(tz))
+
+
+def _assert_times_in(watched: Watched, tz: str) -> None:
+    """Every create time of the list, and every event time of the open conversation, is the
+    instant the API gave, written in the chosen zone rather than the browser's own."""
+    page = watched.page
+    answers = [r for r in watched.api_requests() if "/dashboard/conversations?" in r.url]
+    response = answers[-1].response()
+    assert response is not None
+    created = {
+        row["conversation_id"]: row["conversation_create_time"] for row in response.json()["list"]
+    }
+    shown = page.eval_on_selector_all(
+        "#conversation-table tbody tr",
+        "rows => rows.map(r => [r.cells[0].textContent, r.cells[2].textContent])",
+    )
+    assert [name for name, _ in shown] == list(created)
+    for name, text in shown:
+        moment = datetime.fromtimestamp(created[name] // 1000, ZoneInfo(tz))
+        assert _shown_instant(text, tz) == moment, (name, text, tz)
+    page.click(f"button[data-id='{shown[0][0]}']")
+    page.wait_for_selector("#conversation-detail:not([hidden])")
+    events = page.eval_on_selector_all(
+        "#conversation-events tbody tr",
+        "rows => rows.map(r => [Number(r.dataset.timestamp), r.cells[0].textContent])",
+    )
+    assert events
+    for timestamp, text in events:
+        moment = datetime.fromtimestamp(timestamp // 1000, ZoneInfo(tz))
+        assert _shown_instant(text, tz) == moment, (timestamp, text, tz)
+
+
+def test_conversation_times_are_shown_in_the_chosen_zone(
+    browser: Browser, open_page: Any, served: Served
+) -> None:
+    watched: Watched = open_page()  # the browser's own zone is DEVICE_ZONE, New York
+    sign_in(watched, served.key)
+    _wait_loaded(watched, "conversations", 1)
+    _assert_times_in(watched, ACCOUNT_ZONE)  # the default zone: the account's
+    loaded = watched.page.get_attribute("#conversations", "data-loaded")
+    watched.page.get_by_label("Time zone").select_option("Australia/Adelaide")  # half-hour, DST
+    watched.page.wait_for_function(
+        "before => document.getElementById('conversations').dataset.loaded !== before",
+        arg=loaded,
+        timeout=10_000,
+    )
+    _assert_times_in(watched, "Australia/Adelaide")

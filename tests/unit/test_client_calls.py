@@ -21,6 +21,7 @@ from creditmeter.client import (
     RetryPolicy,
     StoreUnavailable,
     UsageEvent,
+    WebhookEndpoint,
     calls,
 )
 from creditmeter.client.calls import BillWindow, Call, batches, encode_event, instant_ms
@@ -247,3 +248,14 @@ def test_ingest_errors_count_from_the_first_event() -> None:
     )
     assert done == IngestResult(2400, 100)
     assert all(call.idempotent for call in made)
+
+
+def test_a_new_endpoints_secret_stays_out_of_its_repr() -> None:
+    # As NewKey's key: a repr lands in logs and tracebacks, the secret must not.
+    made = WebhookEndpoint.from_json(
+        {"id": "wh_1", "url": "https://example.com/hook", "events": ["credits.balance_low"],
+         "status": "enabled", "created_at": 1, "secret": "whsec_c2VjcmV0c2VjcmV0"}
+    )  # fmt: skip
+    assert made.secret == "whsec_c2VjcmV0c2VjcmV0"
+    assert "whsec_" not in repr(made)
+    assert "https://example.com/hook" in repr(made)

@@ -112,6 +112,7 @@ def test_the_schedule_spent_fails_then_redelivery(tmp_path: Path) -> None:
         assert (endpoint.id, endpoint.status, endpoint.secret) == (w.endpoint_id, "enabled", None)
         made = admin.create_webhook(receiver.url, events=["credits.grant_expired"])
         assert made.secret is not None
+        assert made.secret not in repr(made)  # the secret stays out of logs and tracebacks
         assert made.events == ("credits.grant_expired",)
         assert admin.delete_webhook(made.id).id == made.id
         account = admin.create_account("other", low_balance_threshold=Decimal("2.5"))

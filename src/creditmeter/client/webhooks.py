@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -71,7 +71,8 @@ class WebhookEndpoint:
     events: tuple[str, ...]
     status: str  # enabled, or disabled once it answered 410
     created_at: int
-    secret: str | None = None  # only in the answer of create_webhook
+    # only in the answer of create_webhook; kept out of repr (logs, tracebacks) as NewKey's key
+    secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WebhookEndpoint:

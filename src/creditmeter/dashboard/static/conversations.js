@@ -6,9 +6,17 @@
   const FIELDS = window.CREDITMETER_LISTS;  // categories.js, written by `make categories`
   const view = { params: null, kind: "conversations", page: 1, total: 0 };
   const $ = (id) => document.getElementById(id);
-  const timeFormat = new Intl.DateTimeFormat(undefined, {
-    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
-    second: "2-digit" });
+  // Times are written in the view's chosen zone, as the chart's days are, not the browser's.
+  const timeFormats = new Map();
+  function timeIn(ms) {
+    const zone = (view.params && view.params.timezone) || "UTC";
+    if (!timeFormats.has(zone)) {
+      timeFormats.set(zone, new Intl.DateTimeFormat(undefined, {
+        timeZone: zone, year: "numeric", month: "short", day: "numeric", hour: "2-digit",
+        minute: "2-digit", second: "2-digit" }));
+    }
+    return timeFormats.get(zone).format(ms);
+  }
 
   function cell(tag, text, className) {
     const element = document.createElement(tag);
@@ -52,7 +60,7 @@
       open.dataset.id = row[fields.id];
       open.addEventListener("click", () => openOne(row[fields.id], row.bot_id));
       name.append(open);
-      tr.append(name, cell("td", row.bot_id), cell("td", timeFormat.format(row[fields.time])),
+      tr.append(name, cell("td", row.bot_id), cell("td", timeIn(row[fields.time])),
         cell("td", meter.exact(row.total), "total"));
       for (const category of fields.categories) {
         tr.append(cell("td", meter.exact(row[category]), Number(row[category]) ? "" : "zero"));
@@ -77,7 +85,7 @@
     $("conversation-events").tBodies[0].replaceChildren(...body.list.map((event) => {
       const tr = document.createElement("tr");
       tr.dataset.timestamp = String(event.timestamp);
-      tr.append(cell("td", timeFormat.format(event.timestamp)), cell("td", event.category),
+      tr.append(cell("td", timeIn(event.timestamp)), cell("td", event.category),
         cell("td", meter.exact(event.credits)), cell("td", event.id));
       return tr;
     }));

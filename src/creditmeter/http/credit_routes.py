@@ -20,6 +20,7 @@ from ..looks import Look
 from ..services import Services
 from ..store import Store, directory
 from . import credit_json
+from .accept import wants_csv
 from .auth import AdminKey, AnyKey, BearerDoc, IngestKey, ServicesDep, StoreDep, admit, run_read
 from .credit_schemas import BalanceOut, EntryOut, GrantIn, GrantOut, HoldIn, HoldOut, VoidIn
 from .schemas import Error
@@ -240,7 +241,7 @@ async def get_entries(
         if account_id is not None:
             query = f"account_id={account}&" + query
         headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
-    if "text/csv" in request.headers.get("accept", ""):
+    if wants_csv(", ".join(request.headers.getlist("accept"))):
         return Response(credit_json.entries_csv(rows), 200, headers, media_type="text/csv")
     return _json([credit_json.entry(e) for e in rows], 200, headers)
 

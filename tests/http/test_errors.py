@@ -585,6 +585,37 @@ def test_an_unencoded_plus_is_explained(client: TestClient, shanghai: str) -> No
     # A '+' left raw in a query string arrives as a space; the message says how to send it.
     url = f"{BILL_PAGE}?start_time=2024-12-01T00:00:00%2B08:00&end_time=2024-12-31T23:59:59+08:00"
     assert_error(client.get(url, headers=bearer(shanghai)), 400, 40000, "end_time", "%2B")
+    raw_zone = f"{BILL_PAGE}?start_time=1732982400000&end_time=1735660799999&timezone=Etc/GMT+12"
+    answer = client.get(raw_zone, headers=bearer(shanghai))
+    assert_error(answer, 400, 40000, "'Etc/GMT 12'", "IANA", "'+' must be percent-encoded as %2B")
+    named = client.get(
+        BILL_PAGE, params={**DECEMBER, "timezone": "Mars/X"}, headers=bearer(shanghai)
+    )
+    assert "%2B" not in assert_error(named, 400, 40000, "Mars/X")["message"]
+
+
+@pytest.mark.parametrize(
+    ("start_time", "words"),
+    [
+        # in range, but sent with more digits than the rule allows: the rule is said
+        ("0001796200000000", ["start_time", "16 digits", "at most 15"]),
+        ("253402041600000", ["start_time", "after the last instant", "9999-12-28T23:59:59.999Z"]),
+        ("0001-01-01T00:00:00Z", ["start_time", "out of range", "0001-01-02T00:00:00.000Z"]),
+    ],
+)
+def test_an_instant_refused_is_told_the_rule(
+    client: TestClient, shanghai: str, start_time: str, words: list[str]
+) -> None:
+    params = {**DECEMBER, "start_time": start_time}
+    answer = client.get(BILL_PAGE, params=params, headers=bearer(shanghai))
+    assert_error(answer, 400, 40000, *words)
+
+
+def test_a_bad_balance_instant_names_both_forms(client: TestClient, shanghai: str) -> None:
+    answer = client.get(
+        "/v1/account/credits/balance", params={"at": "abc"}, headers=bearer(shanghai)
+    )
+    assert_error(answer, 400, 40000, "at:", "milliseconds since the Unix epoch", "RFC 3339")
 
 
 def test_error_bodies_never_echo_the_key(client: TestClient, shanghai: str) -> None:

@@ -291,16 +291,17 @@ def range_params(params: Mapping[str, str]) -> tuple[int, int]:
 def parse_instant_param(name: str, text: str) -> int:
     """A query parameter holding ms since the epoch as digits, or an RFC 3339 date-time."""
     if text.isascii() and text.isdigit():
-        if len(text) > 15:  # a bound on the work int() does, whatever the value
+        value = text.lstrip("0") or "0"
+        if len(value) > 15 or int(value) > MAX_MS:  # the length first: int() of any length
+            raise InvalidInput(
+                f"{name}: {text!r} is out of range: after the last instant accepted, "
+                f"{MAX_MS} ({_iso(MAX_MS)}); send milliseconds since the Unix epoch "
+                "(13 digits for today's dates)"
+            )
+        if len(text) > 15:  # in range, but the rule is on the digits sent
             raise InvalidInput(
                 f"{name}: {text!r} has {len(text)} digits; send milliseconds since the Unix "
                 "epoch in at most 15 (13 for today's dates; leading zeros count)"
-            )
-        if int(text) > MAX_MS:
-            raise InvalidInput(
-                f"{name}: {text!r} is after the last instant accepted, {MAX_MS} "
-                f"({_iso(MAX_MS)}); send milliseconds since the Unix epoch (13 digits for "
-                "today's dates)"
             )
         return int(text)
     if " " in text and "T" in text.upper():

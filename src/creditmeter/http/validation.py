@@ -43,13 +43,13 @@ def plain_words(item: Mapping[str, Any], route: object) -> str:
         fields = body_fields(route)
         listed = f" ({', '.join(fields)})" if fields else ""
         return f"is not a field of this body{listed}"
-    if kind == "string_pattern_mismatch" and context.get("pattern") == SLUG_JSON_PATTERN:
-        return f"{shown_id(str(item.get('input', '')))} is not a valid id ({SLUG_RULE})"
+    if kind == "string_pattern_mismatch":
+        if context.get("pattern") == SLUG_JSON_PATTERN:  # as ids.check_slug words it
+            return f"{shown_id(str(item.get('input', '')))} is not a valid id ({SLUG_RULE})"
+        return f"must match {context.get('pattern')}"
     if kind == "json_invalid":
         reason, position = context.get("error", "cannot be decoded"), item.get("loc", ())[-1]
         return f"not valid JSON: {reason} at character {position}"
-    if kind == "string_pattern_mismatch":
-        return f"must match {context.get('pattern')}"
     template = _WORDS.get(kind)
     if template is None:
         return str(item.get("msg", "is invalid"))

@@ -53,7 +53,10 @@ def zone(name: str) -> ZoneInfo:
     """The IANA zone called `name`; InvalidInput naming the rule when there is none. The
     one check of a zone name for the API, the CLI, the dashboard and the client."""
     if name not in zone_names():
-        raise InvalidInput(_NOT_A_ZONE.format(name))
+        message = _NOT_A_ZONE.format(name)
+        if " " in name:  # no zone name has one: a '+' sent unencoded, as in Etc/GMT+12
+            message += "; in a query string a '+' must be percent-encoded as %2B"
+        raise InvalidInput(message)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -288,10 +291,17 @@ def range_params(params: Mapping[str, str]) -> tuple[int, int]:
 def parse_instant_param(name: str, text: str) -> int:
     """A query parameter holding ms since the epoch as digits, or an RFC 3339 date-time."""
     if text.isascii() and text.isdigit():
-        if len(text) > 15 or int(text) > MAX_MS:
+        value = text.lstrip("0") or "0"
+        if len(value) > 15 or int(value) > MAX_MS:  # the length first: int() of any length
             raise InvalidInput(
-                f"{name}: {text!r} is out of range; send milliseconds since the Unix epoch "
+                f"{name}: {text!r} is out of range: after the last instant accepted, "
+                f"{MAX_MS} ({_iso(MAX_MS)}); send milliseconds since the Unix epoch "
                 "(13 digits for today's dates)"
+            )
+        if len(text) > 15:  # in range, but the rule is on the digits sent
+            raise InvalidInput(
+                f"{name}: {text!r} has {len(text)} digits; send milliseconds since the Unix "
+                "epoch in at most 15 (13 for today's dates; leading zeros count)"
             )
         return int(text)
     if " " in text and "T" in text.upper():
@@ -306,8 +316,16 @@ def parse_instant_param(name: str, text: str) -> int:
             f"such as 1732982400000) nor an RFC 3339 date-time; {exc}"
         ) from None
     if not MIN_MS <= ms <= MAX_MS:
-        raise InvalidInput(f"{name}: {text!r} is out of range")
+        raise InvalidInput(
+            f"{name}: {text!r} is out of range; an instant must lie from {_iso(MIN_MS)} "
+            f"to {_iso(MAX_MS)}"
+        )
     return ms
+
+
+def _iso(ms: int) -> str:
+    """An instant as RFC 3339 in UTC, to the millisecond, for messages."""
+    return from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 BUCKET_MS = 15 * 60 * 1000  # the rollup bucket; every zone's offset since 2000 is a multiple

@@ -76,6 +76,9 @@ def test_grant_usage_balance_and_entries(
     csv = client.get(ENTRIES, headers={**bearer(shanghai), "Accept": "text/csv"})
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.splitlines()[3].startswith("3,")
+    for refused in ("text/csv;q=0", "application/json, text/csv;q=0.1"):  # RFC 9110 q values
+        answer = client.get(ENTRIES, headers={**bearer(shanghai), "Accept": refused})
+        assert answer.headers["content-type"] == "application/json"
 
 
 def test_void_and_list(client: TestClient, shanghai: str, admin_key: str) -> None:

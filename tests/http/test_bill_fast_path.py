@@ -123,3 +123,33 @@ def test_a_cached_page_keeps_its_headers_when_middleware_adds_some(
     assert same_origin.status_code == 200
     assert "access-control-allow-origin" not in same_origin.headers
     assert same_origin.content == first.content
+
+
+@pytest.mark.parametrize(
+    ("accept", "csv"),
+    [
+        ("text/csv", True),
+        ("text/CSV", True),
+        ("TEXT/csv; charset=utf-8", True),
+        ("application/json;q=0.5, text/csv", True),
+        ("text/*", True),
+        ("text/csv;q=0", False),
+        ("text/csv; q=0.000", False),
+        ("application/json, text/csv;q=0.1", False),
+        ("text/csv;q=0.5, application/json;q=0.5", False),  # a tie: JSON
+        ("*/*", False),
+        ("text/csv;q=0.5, */*", False),
+        ("text/csv;q=oops", False),  # a range that does not parse is not sent
+        ("", False),
+    ],
+)
+def test_accept_chooses_csv_alike_on_both_paths(
+    client: TestClient, store: Store, shanghai: str, accept: str, csv: bool
+) -> None:
+    headers = {"Accept": accept, **bearer(shanghai)}
+    for answering in (client, _routed_only(store)):
+        for _ in range(2):  # the second is the cached page
+            answer = answering.get(BILL_PAGE, params=DECEMBER, headers=headers)
+            assert answer.status_code == 200
+            expected = "text/csv; charset=utf-8" if csv else "application/json"
+            assert answer.headers["content-type"] == expected, accept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -162,6 +163,114 @@ def test_body_must_be_declared_json(client: TestClient, ingest_key: str, shangha
         headers={**bearer(ingest_key), "Content-Type": "text/plain"},
     )
     assert_error(answer, 400, 40000, "Content-Type", "application/json")
+
+
+# The admin routes whose bodies FastAPI reads into a model, and a body each would take.
+ADMIN_BODIES = [
+    ("POST", "/v1/admin/accounts", {"id": "fresh"}),
+    ("POST", "/v1/admin/accounts/acme/keys", {"name": "ci"}),
+    ("POST", "/v1/admin/accounts/acme/portal-tokens", {"expires_in": 60}),
+    ("PATCH", "/v1/admin/accounts/acme", {"name": "Acme Inc"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_BODIES)
+@pytest.mark.parametrize("content_type", [None, "text/plain"])
+def test_admin_bodies_must_be_declared_json_as_the_others(
+    client: TestClient,
+    shanghai: str,
+    admin_key: str,
+    method: str,
+    path: str,
+    body: dict[str, object],
+    content_type: str | None,
+) -> None:
+    headers = bearer(admin_key) | ({"Content-Type": content_type} if content_type else {})
+    sent = json.dumps(body).encode()
+    answer = client.request(method, path, content=sent, headers=headers)
+    assert assert_error(answer, 400, 40000)["message"] == "Content-Type: must be application/json"
+    declared = client.request(method, path, json=body, headers=bearer(admin_key))
+    assert declared.status_code in (200, 201), declared.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "message"),
+    [
+        (
+            "POST",
+            "/v1/admin/accounts",
+            {"id": "Not-A-Slug"},
+            "id: 'Not-A-Slug' is not a valid id (1-64 characters of a-z, 0-9, '_' and '-', "
+            "starting with a letter or digit)",
+        ),
+        (
+            "POST",
+            "/v1/admin/accounts",
+            {"id": "fresh", "colour": "red"},
+            "colour: is not a field of this body (id, low_balance_threshold, name, timezone)",
+        ),
+        ("POST", "/v1/admin/accounts", {"id": "fresh", "name": ""}, "name: must not be empty"),
+        ("POST", "/v1/admin/accounts", {"id": 7}, "id: must be a string"),
+        ("POST", "/v1/admin/accounts", [], "body: must be a JSON object"),
+        (
+            "POST",
+            "/v1/admin/accounts/acme/keys",
+            {"name": "x" * 101},
+            "name: must be at most 100 characters long",
+        ),
+        (
+            "POST",
+            "/v1/admin/accounts/acme/keys",
+            {"expires_in_days": 0},
+            "expires_in_days: must be greater than 0",
+        ),
+        (
+            "POST",
+            "/v1/admin/accounts/acme/keys",
+            {"expires_in_days": 40000},
+            "expires_in_days: must be at most 36500",
+        ),
+        (
+            "POST",
+            "/v1/admin/accounts/acme/portal-tokens",
+            {"expires_in": "60"},
+            "expires_in: must be an integer",
+        ),
+        (
+            "POST",
+            "/v1/admin/accounts/acme/portal-tokens",
+            {"expires_in": 0},
+            "expires_in: must be at least 1",
+        ),
+        (
+            "PATCH",
+            "/v1/admin/accounts/acme",
+            {"nickname": "a"},
+            "nickname: is not a field of this body (low_balance_threshold, name, timezone)",
+        ),
+        ("PATCH", "/v1/admin/accounts/acme", {"timezone": 5}, "timezone: must be a string"),
+    ],
+)
+def test_admin_body_errors_are_plain_words(
+    client: TestClient,
+    shanghai: str,
+    admin_key: str,
+    method: str,
+    path: str,
+    body: object,
+    message: str,
+) -> None:
+    answer = client.request(method, path, json=body, headers=bearer(admin_key))
+    error = assert_error(answer, 400, 40000)
+    assert error["message"] == message
+    field, _, words = message.partition(": ")
+    assert error["errors"] == [{"field": field, "message": words}]
+
+
+def test_an_admin_body_that_is_not_json(client: TestClient, admin_key: str) -> None:
+    headers = {**bearer(admin_key), "Content-Type": "application/json"}
+    answer = client.post("/v1/admin/accounts", content=b'{"id": ', headers=headers)
+    assert_error(answer, 400, 40000, "body: not valid JSON: Expecting value at character 7")
 
 
 def test_every_invalid_event_is_listed_by_index_and_field(
@@ -585,6 +694,38 @@ def test_an_unencoded_plus_is_explained(client: TestClient, shanghai: str) -> No
     # A '+' left raw in a query string arrives as a space; the message says how to send it.
     url = f"{BILL_PAGE}?start_time=2024-12-01T00:00:00%2B08:00&end_time=2024-12-31T23:59:59+08:00"
     assert_error(client.get(url, headers=bearer(shanghai)), 400, 40000, "end_time", "%2B")
+    raw_zone = f"{BILL_PAGE}?start_time=1732982400000&end_time=1735660799999&timezone=Etc/GMT+12"
+    answer = client.get(raw_zone, headers=bearer(shanghai))
+    assert_error(answer, 400, 40000, "'Etc/GMT 12'", "IANA", "'+' must be percent-encoded as %2B")
+    named = client.get(
+        BILL_PAGE, params={**DECEMBER, "timezone": "Mars/X"}, headers=bearer(shanghai)
+    )
+    assert "%2B" not in assert_error(named, 400, 40000, "Mars/X")["message"]
+
+
+@pytest.mark.parametrize(
+    ("start_time", "words"),
+    [
+        # in range, but sent with more digits than the rule allows: the rule is said
+        ("0001796200000000", ["start_time", "16 digits", "at most 15"]),
+        ("253402041600000", ["start_time", "after the last instant", "9999-12-28T23:59:59.999Z"]),
+        ("0" * 5000 + "1" * 20, ["start_time", "out of range", "after the last instant"]),
+        ("0001-01-01T00:00:00Z", ["start_time", "out of range", "0001-01-02T00:00:00.000Z"]),
+    ],
+)
+def test_an_instant_refused_is_told_the_rule(
+    client: TestClient, shanghai: str, start_time: str, words: list[str]
+) -> None:
+    params = {**DECEMBER, "start_time": start_time}
+    answer = client.get(BILL_PAGE, params=params, headers=bearer(shanghai))
+    assert_error(answer, 400, 40000, *words)
+
+
+def test_a_bad_balance_instant_names_both_forms(client: TestClient, shanghai: str) -> None:
+    answer = client.get(
+        "/v1/account/credits/balance", params={"at": "abc"}, headers=bearer(shanghai)
+    )
+    assert_error(answer, 400, 40000, "at:", "milliseconds since the Unix epoch", "RFC 3339")
 
 
 def test_error_bodies_never_echo_the_key(client: TestClient, shanghai: str) -> None:

@@ -121,3 +121,32 @@ def test_without_the_fast_paths_fastapi_answers_them(store: Store, shanghai: str
         answer = client.get(BALANCE, headers=bearer(shanghai))
     assert answer.status_code == 200
     assert answer.json()["account_id"] == "acme"
+
+
+@pytest.mark.parametrize(
+    ("asked", "words"),
+    [
+        ({"Origin": "https://evil.example"}, "origin 'https://evil.example' is not allowed"),
+        ({"Access-Control-Request-Method": "PUT"}, "method 'PUT' is not allowed; allowed: "),
+        ({"Access-Control-Request-Headers": "X-Secret"}, "headers 'X-Secret' are not all"),
+    ],
+)
+def test_a_refused_preflight_is_the_contract_json_on_both_stacks(
+    app: CreditmeterApp, asked: dict[str, str], words: str
+) -> None:
+    preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET", **asked}
+    assert app.short_stack is not None
+    # FastAPI's and the fast paths' own; without the lifespan, which a preflight needs not
+    for client in (TestClient(app), TestClient(app.short_stack)):
+        for path in (BILL_PAGE, "/v1/admin/accounts"):
+            refused = client.options(path, headers=preflight)
+            assert refused.status_code == 400
+            assert refused.headers["content-type"] == "application/json"
+            body = refused.json()
+            assert body["code"] == 40000
+            assert body["message"].startswith("CORS preflight refused: " + words)
+            allowed = client.options(
+                path, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+            )
+            assert allowed.status_code == 200
+            assert allowed.headers["access-control-allow-origin"] == ORIGIN

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from creditmeter import accounts
+from creditmeter.credits.grants import GrantRequest, create_grant
 from creditmeter.http import create_app
 from creditmeter.logs import configure_logging
 from creditmeter.store import Store
@@ -84,3 +85,32 @@ def test_text_values_with_spaces_stay_one_field() -> None:
     )
     line = TextFormatter().format(record)
     assert line.endswith(' note="a b=\\"c\\"" n=-'), line
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_holds_account_is_in_the_access_log(sqlite_store: Store, fast_path: bool) -> None:
+    """A hold's create notes the body's account, its release the hold's; both on the fast
+    path and through FastAPI's routes."""
+    stream = io.StringIO()
+    settings = settings_for_tests(database_url=str(sqlite_store.engine.url), log_format="json")
+    accounts.create_account(store=sqlite_store, account_id="acme", timezone="UTC")
+    purchase = GrantRequest.parse({"id": "g1", "credits": 10, "kind": "purchase"})
+    create_grant(store=sqlite_store, account_id="acme", request=purchase)
+    ingest = bearer(make_key(sqlite_store, "ingest"))
+    app = create_app(settings, store=sqlite_store, bill_fast_path=fast_path)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        configure_logging(settings)
+        logging.getLogger("creditmeter").handlers[0].setStream(stream)  # type: ignore[attr-defined]
+        asks = [
+            ("/v1/credits/holds", {"id": "h1", "account_id": "acme", "credits": 2}, 201),
+            ("/v1/credits/holds", {"id": "h2", "account_id": "acme", "credits": 99}, 402),
+            ("/v1/credits/holds/h1/release", None, 200),
+        ]
+        for number, (path, body, status) in enumerate(asks):
+            headers = {**ingest, "X-Request-Id": f"hold-{number}"}
+            answer = client.post(path, json=body, headers=headers)
+            assert answer.status_code == status, answer.text
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if "hold-" in line]
+    assert [line["status"] for line in lines] == [201, 402, 200]
+    assert [line["account_id"] for line in lines] == ["acme"] * 3

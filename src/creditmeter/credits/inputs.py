@@ -84,7 +84,10 @@ def instant(field: str, value: Any) -> int:
     try:
         return parse_rfc3339_ms(value)
     except ValueError as exc:
-        raise InvalidInput(f"{field}: {exc}") from None
+        raise InvalidInput(
+            f"{field}: is neither milliseconds since the Unix epoch (decimal digits, such as "
+            f"1732982400000) nor an RFC 3339 date-time; {exc}"
+        ) from None
 
 
 def past_instant(field: str, value: Any, now: int) -> int:

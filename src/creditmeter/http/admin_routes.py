@@ -14,6 +14,7 @@ from ..keys import Key
 from . import credit_json
 from .auth import AdminKey, StoreDep
 from .credit_json import dumps
+from .media import JsonContent
 from .schemas import AccountIn, AccountOut, AccountPatch, Error, KeyIn, KeyOut, NewKeyOut
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -57,7 +58,7 @@ async def _threshold(request: Request) -> int | None:
     "/accounts", status_code=201, response_model=AccountOut, responses={**_ERRORS, **_CONFLICT}
 )
 async def create_account(
-    body: AccountIn, request: Request, store: StoreDep, _key: AdminKey
+    body: AccountIn, request: Request, store: StoreDep, _key: AdminKey, _json: JsonContent
 ) -> Response:
     threshold = await _threshold(request)
     account = await run_in_threadpool(
@@ -85,7 +86,12 @@ def get_account(account_id: str, store: StoreDep, _key: AdminKey) -> Response:
 
 @router.patch("/accounts/{account_id}", response_model=AccountOut, responses=_ERRORS)
 async def patch_account(
-    account_id: str, body: AccountPatch, request: Request, store: StoreDep, _key: AdminKey
+    account_id: str,
+    body: AccountPatch,
+    request: Request,
+    store: StoreDep,
+    _key: AdminKey,
+    _json: JsonContent,
 ) -> Response:
     threshold = await _threshold(request)
     account = await run_in_threadpool(
@@ -103,7 +109,9 @@ async def patch_account(
 @router.post(
     "/accounts/{account_id}/keys", status_code=201, response_model=NewKeyOut, responses=_ERRORS
 )
-def create_key(account_id: str, body: KeyIn, store: StoreDep, _key: AdminKey) -> NewKeyOut:
+def create_key(
+    account_id: str, body: KeyIn, store: StoreDep, _key: AdminKey, _json: JsonContent
+) -> NewKeyOut:
     new = keys.create_key(
         store=store,
         scope="read",

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware import Middleware
 
@@ -28,6 +27,7 @@ from .bill import router as bill_router
 from .bodies import BodyGate
 from .conversation_dashboard_routes import router as conversation_dashboard_router
 from .conversation_routes import router as conversation_router
+from .cors import JsonCors
 from .credit_routes import router as credit_router
 from .dashboard_routes import router as dashboard_router
 from .edge import Edge
@@ -131,7 +131,7 @@ def create_app(
     if settings.cors_origins:
         layers.append(
             Middleware(
-                CORSMiddleware,
+                JsonCors,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE"],
                 allow_headers=["Authorization", "Content-Type", "X-Request-Id"],

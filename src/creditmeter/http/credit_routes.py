@@ -20,7 +20,18 @@ from ..looks import Look
 from ..services import Services
 from ..store import Store, directory
 from . import credit_json
-from .auth import AdminKey, AnyKey, BearerDoc, IngestKey, ServicesDep, StoreDep, admit, run_read
+from .accept import wants_csv
+from .auth import (
+    AdminKey,
+    AnyKey,
+    BearerDoc,
+    IngestKey,
+    RequestNotes,
+    ServicesDep,
+    StoreDep,
+    admit,
+    run_read,
+)
 from .credit_schemas import BalanceOut, EntryOut, GrantIn, GrantOut, HoldIn, HoldOut, VoidIn
 from .schemas import Error
 
@@ -241,7 +252,7 @@ async def get_entries(
         if account_id is not None:
             query = f"account_id={account}&" + query
         headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
-    if "text/csv" in request.headers.get("accept", ""):
+    if wants_csv(", ".join(request.headers.getlist("accept"))):
         return Response(credit_json.entries_csv(rows), 200, headers, media_type="text/csv")
     return _json([credit_json.entry(e) for e in rows], 200, headers)
 
@@ -274,20 +285,25 @@ def _int_param(name: str, text: str, low: int, high: int) -> int:
 )
 async def post_hold(request: Request, services: ServicesDep, _key: IngestKey) -> Response:
     # Answered by the fast path (http/hold_path.py) in a served app, as the balance is.
-    status, body = await hold_answer(services, None, await request.body(), _media_type(request))
-    return Response(body, status, media_type="application/json")
+    notes = request.scope.setdefault("state", {})
+    body = await request.body()
+    status, answer = await hold_answer(services, None, body, _media_type(request), notes)
+    return Response(answer, status, media_type="application/json")
 
 
 async def hold_answer(
-    services: Services, release: str | None, body: bytes, media_type: str
+    services: Services, release: str | None, body: bytes, media_type: str, notes: RequestNotes
 ) -> tuple[int, bytes]:
     """The status and JSON of a hold's create (`release` None: `body` asks for it) or of
     the release of hold `release`, decided with the other requests of this process waiting
-    then (credits.hold_desk); raises what refused it."""
+    then (credits.hold_desk); raises what refused it. The hold's account is noted in
+    `notes` for the access log: the body's, or the released hold's."""
     if release is None:
         if media_type != "application/json":
             raise InvalidInput("Content-Type: must be application/json")
-        ask: HoldAsk = HoldRequest.parse(jsonbody.decode(body))
+        asked = HoldRequest.parse(jsonbody.decode(body))
+        notes["account_id"] = asked.account_id  # noted also when it is refused (a 402)
+        ask: HoldAsk = asked
     else:
         _known_form(release)
         ask = Release(release)
@@ -295,6 +311,7 @@ async def hold_answer(
     if isinstance(outcome, CreditmeterError):
         raise outcome
     hold, new = outcome
+    notes["account_id"] = hold.row.account_id
     return 201 if new else 200, credit_json.dumps(credit_json.hold(hold))
 
 
@@ -333,6 +350,9 @@ async def get_one_hold(hold_id: str, store: StoreDep, key: AnyKey) -> Response:
     response_model=HoldOut,
     responses=_ERRORS,
 )
-async def post_release(hold_id: str, services: ServicesDep, _key: IngestKey) -> Response:
-    status, body = await hold_answer(services, hold_id, b"", "")
+async def post_release(
+    hold_id: str, request: Request, services: ServicesDep, _key: IngestKey
+) -> Response:
+    notes = request.scope.setdefault("state", {})
+    status, body = await hold_answer(services, hold_id, b"", "", notes)
     return Response(body, status, media_type="application/json")

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from .. import accounts, dashboard, portal
 from .auth import AdminKey, AnyKey, ServicesDep, resolve_reader
+from .media import JsonContent
 from .schemas import AccountView, Error, PortalTokenIn, PortalTokenOut
 
 router = APIRouter()
@@ -83,6 +84,7 @@ def create_portal_token(
     account_id: str,
     services: ServicesDep,
     _key: AdminKey,
+    _json: JsonContent,
     body: Annotated[PortalTokenIn | None, Body()] = None,
 ) -> PortalTokenOut:
     body = body or PortalTokenIn()

@@ -24,6 +24,7 @@ from ..errors import (
 )
 from ..metrics import Metrics
 from .head import method_sent
+from .validation import plain_words
 
 log = logging.getLogger("creditmeter.http")
 
@@ -77,7 +78,7 @@ def install(app: FastAPI, retry_after: int, metrics: Metrics) -> None:
             ours.status, ours.code = error.status_code, error.status_code * 100
         return error_response(ours)
 
-    async def on_validation(_request: Request, error: Exception) -> JSONResponse:
+    async def on_validation(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
         details = []
         for item in error.errors():
@@ -86,10 +87,9 @@ def install(app: FastAPI, retry_after: int, metrics: Metrics) -> None:
                 for part in item.get("loc", ())
                 if part not in ("query", "body", "path", "header")
             ]
-            field = ".".join(where) or "body"
-            rule = item.get("msg", "is invalid")
-            if item.get("type") == "missing":
-                rule = "is required"
+            # A body that is not JSON at all: its loc ends with the character's position.
+            field = "body" if item.get("type") == "json_invalid" else ".".join(where) or "body"
+            rule = plain_words(item, request.scope.get("route"))
             details.append({"field": field, "message": rule})
         first = details[0] if details else {"field": "request", "message": "is invalid"}
         return error_response(InvalidInput(f"{first['field']}: {first['message']}", errors=details))

@@ -77,7 +77,8 @@ class HoldPath:
                 authorization = value.decode("latin-1")
         _ingest_key(await self._key(scope, authorization))
         body = b"" if release is not None else await _body(receive)
-        status, answer = await hold_answer(self.services, release, body, media_type)
+        notes = scope.setdefault("state", {})
+        status, answer = await hold_answer(self.services, release, body, media_type, notes)
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(answer)).encode()),

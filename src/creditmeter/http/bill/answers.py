@@ -12,6 +12,7 @@ from ...clock import now_ms
 from ...looks import Look
 from ...render import rows_csv, rows_json, total_json
 from ...services import Answer, PageQuestion, Services
+from ..accept import wants_csv
 from ..auth import admit
 from ..conversation_answers import CONVERSATIONS_PATH, RUNS_PATH, cached_list, list_answer
 from ..credit_routes import BALANCE_PATH, balance_body, looked_account
@@ -59,7 +60,7 @@ def cached_page(services: Services, request: BillRequest, look: Look) -> Answer 
 
 
 def _question(request: BillRequest, look: Look) -> PageQuestion:
-    return (look.digest, request.query, "text/csv" in request.accept)
+    return (look.digest, request.query, wants_csv(request.accept))
 
 
 async def page_answer(services: Services, request: BillRequest, look: Look) -> Answer:

@@ -29,8 +29,9 @@ class BillRequest:
         for name, value in scope["headers"]:
             if name == b"authorization" and not self.authorization:
                 self.authorization = value.decode("latin-1")
-            elif name == b"accept" and not self.accept:
-                self.accept = value.decode("latin-1")
+            elif name == b"accept":  # sent twice, the lists join (RFC 9110, 5.3)
+                text = value.decode("latin-1")
+                self.accept = f"{self.accept}, {text}" if self.accept else text
         self.notes: RequestNotes = scope.setdefault("state", {})
 
     @property

@@ -11,6 +11,11 @@ from creditmeter.store import credits as sql
 from creditmeter.store.tables import credit_allocations
 
 T0 = 1_733_011_200_000  # 2024-12-01T00:00:00Z
+# The credit routes the HTTP tests call, acme's where a path names an account.
+GRANTS = "/v1/admin/accounts/acme/grants"
+BALANCE = "/v1/account/credits/balance"
+ENTRIES = "/v1/account/credits/entries"
+HOLDS = "/v1/credits/holds"
 
 
 def event(event_id: str, credits: int, account: str = "acme") -> Event:

@@ -15,11 +15,8 @@ from creditmeter.store import Store
 
 from ..conftest import bearer
 from ..http.support import BILL_PAGE, DECEMBER, assert_error, event
+from .support import BALANCE, ENTRIES, GRANTS, HOLDS
 
-GRANTS = "/v1/admin/accounts/acme/grants"
-BALANCE = "/v1/account/credits/balance"
-ENTRIES = "/v1/account/credits/entries"
-HOLDS = "/v1/credits/holds"
 CONVERSATIONS = "/v1/account/agent/conversation/credits"
 
 

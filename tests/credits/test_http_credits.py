@@ -15,11 +15,7 @@ from creditmeter.store import Store
 
 from ..conftest import bearer, make_key
 from ..http.support import assert_error, event, exact, post_events
-
-GRANTS = "/v1/admin/accounts/acme/grants"
-BALANCE = "/v1/account/credits/balance"
-ENTRIES = "/v1/account/credits/entries"
-HOLDS = "/v1/credits/holds"
+from .support import BALANCE, ENTRIES, GRANTS, HOLDS
 
 
 def _grant(client: TestClient, admin: str, grant_id: str, credits: Any, **fields: Any) -> Any:

@@ -18,11 +18,8 @@ from creditmeter.webhooks.schedule import retry_after
 
 from ..conftest import bearer
 from ..http.support import assert_error, event, exact
+from .support import BALANCE, ENTRIES, GRANTS, HOLDS
 
-GRANTS = "/v1/admin/accounts/acme/grants"
-BALANCE = "/v1/account/credits/balance"
-ENTRIES = "/v1/account/credits/entries"
-HOLDS = "/v1/credits/holds"
 NOT_ASCII = ["²", "①", "١٢٣", "٢٠٠٠٠٠٠٠٠٠٠٠٠"]  # isdigit() says yes to every one
 
 

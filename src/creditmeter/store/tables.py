@@ -147,33 +147,27 @@ def _credits_per(listing: Listing) -> Table:
 conversation_credits = _credits_per(CONVERSATIONS)
 run_credits = _credits_per(RUNS)
 
-# How many conversations (runs) were created per hour, per bot and account-wide (bot_id
-# ''): the lists' top-level total without counting a month of rollups.
-thread_counts = Table(
-    "thread_counts",
-    metadata,
-    Column("account_id", String(64), nullable=False),
-    Column("list", String(32), nullable=False),
-    Column("bot_id", String(64), nullable=False),
-    Column("hour", BigInteger, nullable=False),
-    Column("n", BigInteger, nullable=False),
-    PrimaryKeyConstraint("account_id", "list", "bot_id", "hour"),
-    sqlite_with_rowid=False,
-)
 
-# The same per UTC day (their sum): a month's total reads ~30 of them, and hours only at
-# the ends of the range.
-thread_day_counts = Table(
-    "thread_day_counts",
-    metadata,
-    Column("account_id", String(64), nullable=False),
-    Column("list", String(32), nullable=False),
-    Column("bot_id", String(64), nullable=False),
-    Column("day", BigInteger, nullable=False),
-    Column("n", BigInteger, nullable=False),
-    PrimaryKeyConstraint("account_id", "list", "bot_id", "day"),
-    sqlite_with_rowid=False,
-)
+def _counts_per(name: str, span: str) -> Table:
+    """How many conversations (runs) were created per `span` of create time (a UTC hour or
+    day, in ms), per bot and account-wide (bot_id '')."""
+    return Table(
+        name,
+        metadata,
+        Column("account_id", String(64), nullable=False),
+        Column("list", String(32), nullable=False),
+        Column("bot_id", String(64), nullable=False),
+        Column(span, BigInteger, nullable=False),
+        Column("n", BigInteger, nullable=False),
+        PrimaryKeyConstraint("account_id", "list", "bot_id", span),
+        sqlite_with_rowid=False,
+    )
+
+
+# The lists' top-level total without counting a month of rollups: a month reads ~30 daily
+# counts (their hours' sums), and hourly ones only at the ends of the range.
+thread_counts = _counts_per("thread_counts", "hour")
+thread_day_counts = _counts_per("thread_day_counts", "day")
 
 
 # Credit balances (docs/credits.md): the journal head, grants, the journal and its

@@ -21,6 +21,11 @@ from . import pg_timeouts
 
 Wanted = tuple[str | None, str]  # (the account a platform key names, the key id)
 IN_FLIGHT: Final = 1  # statements on their way at once; the others' looks wait and join up
+# How long the pool keeps retrying one failed connect (psycopg_pool's default is 5 minutes,
+# its waits doubling from 1 s): after an outage of a few seconds, the next try could come
+# seconds after the store is back, past a read's wait. Given up sooner, a connect is tried
+# again as soon as a read wants one.
+RECONNECT_S: Final = 0.5
 
 
 class AsyncReads:
@@ -40,6 +45,7 @@ class AsyncReads:
             max_size=max(IN_FLIGHT + 1, settings.pool_size),
             kwargs=pg_timeouts.connect_args(self._timeout_s) | {"autocommit": True},
             timeout=self._timeout_s,
+            reconnect_timeout=RECONNECT_S,
             open=False,
         )
         self._opened: asyncio.Task[None] | None = None
@@ -88,10 +94,23 @@ class AsyncReads:
                 self._send(sql)
 
     async def fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """The rows of one read statement (autocommit: a snapshot of its own)."""
+        """The rows of one read statement (autocommit: a snapshot of its own). A connection
+        found broken (the store went away and came back: every idle one died with it) makes
+        the pool check its idle connections, replacing the dead ones, and the read is sent
+        once more: it changes nothing, so sending it again is safe."""
         if self._opened is None:
             self._opened = asyncio.ensure_future(self._pool.open(wait=False))
         await self._opened
+        try:
+            return await self._fetch_once(sql, params)
+        except _Broken:
+            await self._pool.check()
+        try:
+            return await self._fetch_once(sql, params)
+        except _Broken as broken:
+            raise broken.error from None
+
+    async def _fetch_once(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         async with self._pool.connection() as conn:
             try:
                 async with asyncio.timeout(self._timeout_s + pg_timeouts.GRACE_S):
@@ -101,7 +120,19 @@ class AsyncReads:
                 raise psycopg.OperationalError(
                     f"the store did not answer within {self._timeout_s:g} s"
                 ) from None
+            except psycopg.OperationalError as error:
+                if conn.broken:
+                    raise _Broken(error) from error
+                raise
 
     async def close(self) -> None:
         if self._opened is not None:
             await self._pool.close()
+
+
+class _Broken(Exception):
+    """A read's connection was found dead (`error` says how); the pool discards it."""
+
+    def __init__(self, error: psycopg.OperationalError):
+        super().__init__(str(error))
+        self.error = error
